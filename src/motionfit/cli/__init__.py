@@ -1,0 +1,1 @@
+"""The ``motionfit`` command line: thin typer commands that call library functions."""

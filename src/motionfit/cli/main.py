@@ -1,0 +1,86 @@
+"""Entry point: the root typer app, global options and the user-error contract.
+
+A :class:`~motionfit.errors.MotionfitError` or a usage mistake prints one line on stderr and
+exits 2; ``--verbose`` adds the traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+
+try:  # typer >= 0.20 vendors click; older releases use the click package
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_exc
+
+from motionfit import __version__
+from motionfit.cli import config_cmd, data_cmd
+from motionfit.errors import MotionfitError
+
+app = typer.Typer(
+    name="motionfit",
+    help="Train video action-recognition models that learn motion, not timing, place or look.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+USER_ERROR = 2
+_state = {"verbose": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"motionfit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks on errors."),
+) -> None:
+    """motionfit: temporal + spatial augmentation and regularization for video models."""
+    _state["verbose"] = verbose
+
+
+for _module in (config_cmd, data_cmd):
+    _module.register(app)
+
+
+def _fail(message: str, exc: BaseException) -> int:
+    if _state["verbose"] or "--verbose" in sys.argv or "-v" in sys.argv:
+        traceback.print_exception(exc)
+    message = " ".join(str(message).split())  # one line, always
+    typer.echo(f"error: {message}", err=True)
+    return USER_ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the process exit code (0 ok, 2 user error, 1 bug)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except MotionfitError as exc:
+        return _fail(str(exc), exc)
+    except click_exc.NoArgsIsHelpError:
+        return 0  # typer has printed the help already
+    except click_exc.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        return _fail(f"{exc.format_message()}{hint}", exc)
+    except click_exc.ClickException as exc:
+        return _fail(exc.format_message(), exc)
+    except click_exc.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except click_exc.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,494 @@
+"""The experiment configuration: one pydantic schema, YAML in and out, ``--set`` overrides.
+
+Every knob of every command lives here with a type, a default and a one-line description.
+Recipes (``motionfit/recipes/*.yaml``) are partial configs; a config file may name another
+recipe or file under ``extends:`` and override only what differs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from motionfit.errors import ConfigError
+
+
+class _Section(BaseModel):
+    """Base of every config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the videos are and how they are read."""
+
+    source: str | None = Field(
+        None,
+        description="Training data: class-per-folder dir, list/CSV file, UCF101/HMDB51 split "
+        "file, or a dir of frame folders.",
+    )
+    val: str | None = Field(
+        None, description="Validation data; unset = a stratified, group-aware split of source."
+    )
+    test: str | None = Field(None, description="Test data, scored once at the end of training.")
+    format: Literal["auto", "folder", "list", "ucf101", "hmdb51", "rawframes", "unlabeled"] = (
+        Field("auto", description="How to read source/val/test; auto guesses from the path.")
+    )
+    video_root: str | None = Field(
+        None, description="Folder that list/split-file paths are relative to (default: its dir)."
+    )
+    labels: str | None = Field(
+        None, description="File with one class name per line fixing the class order."
+    )
+    split_ratio: float = Field(
+        0.7, gt=0.0, lt=1.0, description="Fraction of source kept for training when val is unset."
+    )
+    split_seed: int = Field(0, description="Seed of the train/val split.")
+    num_workers: int = Field(2, ge=0, description="DataLoader worker processes.")
+    decoder: Literal["pyav", "torchcodec", "auto"] = Field(
+        "pyav", description="Video decoding backend; auto = torchcodec when it works, else PyAV."
+    )
+    bad_files: Literal["skip", "error"] = Field(
+        "skip", description="Unreadable video: skip (count, report, draw another) or error."
+    )
+    max_bad_fraction: float = Field(
+        0.05, ge=0.0, le=1.0, description="Stop with an error above this fraction of bad files."
+    )
+    repeated_augmentation: int = Field(
+        1, ge=1, description="Augmented clips drawn from one decoded window (repeated aug.)."
+    )
+
+
+class SamplingConfig(_Section):
+    """Temporal sampling: which frames make a clip."""
+
+    num_frames: int = Field(16, ge=1, description="Frames per clip (the model's T).")
+    stride: int = Field(4, ge=1, description="Frame stride at evaluation (and training default).")
+    train_strides: list[int] | None = Field(
+        None, description="Strides drawn per training clip; null = {stride-1, stride, stride+1}."
+    )
+    stride_seconds: float | None = Field(
+        None, gt=0.0, description="Stride in seconds instead of frames (mixed frame rates)."
+    )
+    jitter_prob: float = Field(
+        0.2, ge=0.0, le=1.0, description="Probability a training clip gets temporal jitter."
+    )
+    jitter_max: int = Field(2, ge=0, description="Max frames dropped/duplicated by jitter.")
+    short_video: Literal["loop", "pad"] = Field(
+        "loop", description="Video shorter than the clip span: loop it or repeat its last frame."
+    )
+
+    @model_validator(mode="after")
+    def _strides_positive(self) -> SamplingConfig:
+        if self.train_strides is not None and (
+            not self.train_strides or min(self.train_strides) < 1
+        ):
+            raise ValueError("train_strides must be a non-empty list of integers >= 1")
+        return self
+
+    def resolved_train_strides(self) -> list[int]:
+        """The strides a training clip draws from (``train_strides`` or the default around
+        ``stride``)."""
+        if self.train_strides is not None:
+            return sorted(set(self.train_strides))
+        return sorted({max(1, self.stride - 1), self.stride, self.stride + 1})
+
+
+class AugmentConfig(_Section):
+    """Spatial augmentation, video-level mixing, and the switches that turn augmentation off."""
+
+    enabled: bool = Field(True, description="Master switch: false = eval transforms for training.")
+    temporal: bool = Field(True, description="Random start, stride and jitter when training.")
+    spatial: bool = Field(True, description="Random crop, flip and colour when training.")
+    crop_size: int = Field(224, ge=16, description="Square model input size in pixels.")
+    short_side: int | None = Field(
+        None, ge=16, description="Short side frames are resized to; null = crop_size * 8/7."
+    )
+    scale: tuple[float, float] = Field(
+        (0.8, 1.0), description="RandomResizedCrop area range (guard warns below 0.5)."
+    )
+    ratio: tuple[float, float] = Field(
+        (0.75, 4.0 / 3.0), description="RandomResizedCrop aspect-ratio range."
+    )
+    hflip: float = Field(0.5, ge=0.0, le=1.0, description="Horizontal flip probability.")
+    flip_label_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Class pairs swapped when a clip is flipped (left: right); symmetric.",
+    )
+    color_jitter: float = Field(
+        0.0, ge=0.0, le=1.0, description="Probability of colour jitter per clip."
+    )
+    color_jitter_strength: tuple[float, float, float, float] = Field(
+        (0.4, 0.4, 0.4, 0.1), description="Brightness, contrast, saturation, hue of jitter."
+    )
+    grayscale: float = Field(0.0, ge=0.0, le=1.0, description="Random grayscale probability.")
+    mean: tuple[float, float, float] = Field(
+        (0.45, 0.45, 0.45), description="Normalization mean (the model's own in its recipe)."
+    )
+    std: tuple[float, float, float] = Field(
+        (0.225, 0.225, 0.225), description="Normalization std (the model's own in its recipe)."
+    )
+    rotation: float = Field(0.0, ge=0.0, description="Max rotation degrees (guarded: harmful).")
+    perspective: float = Field(
+        0.0, ge=0.0, le=1.0, description="Perspective distortion scale (guarded: harmful)."
+    )
+    elastic: float = Field(0.0, ge=0.0, description="Elastic alpha (guarded: harmful).")
+    blur_sigma: float = Field(
+        0.0, ge=0.0, description="Max Gaussian blur sigma (guarded above 1.5: heavy blur)."
+    )
+    random_erasing: float = Field(
+        0.0, ge=0.0, le=1.0, description="Random erasing probability (guarded: harmful)."
+    )
+    frame_cutmix: bool = Field(
+        False, description="CutMix with a new box per frame (guarded: breaks motion)."
+    )
+    strict: bool = Field(False, description="Guarded augmentations are errors, not warnings.")
+    mixup_alpha: float = Field(0.8, ge=0.0, description="Video MixUp Beta alpha (0 = off).")
+    cutmix_alpha: float = Field(1.0, ge=0.0, description="Video CutMix Beta alpha (0 = off).")
+    mix_prob: float = Field(
+        0.5, ge=0.0, le=1.0, description="Probability a training batch is mixed."
+    )
+    mix_switch_prob: float = Field(
+        0.5, ge=0.0, le=1.0, description="Probability of CutMix rather than MixUp when both on."
+    )
+
+    def resolved_short_side(self) -> int:
+        """The short side frames are resized to (explicit or crop_size * 8/7)."""
+        return self.short_side or round(self.crop_size * 8 / 7)
+
+
+class ModelConfig(_Section):
+    """Which network, from which weights, with which head."""
+
+    name: str = Field("swin3d_t", description="Registered model name (see `motionfit models`).")
+    pretrained: str | None = Field(
+        None,
+        description="Weights: torchvision enum (KINETICS400_V1), HF id/folder, .pt/.safetensors.",
+    )
+    dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout before the classifier.")
+    hidden_dim: int = Field(0, ge=0, description="Width of an optional head hidden layer (0=none).")
+    drop_path: float = Field(0.1, ge=0.0, lt=1.0, description="Stochastic depth rate.")
+
+
+class OptimConfig(_Section):
+    """Optimizer and its parameter groups."""
+
+    name: Literal["adamw", "sgd"] = Field("adamw", description="Optimizer.")
+    lr: float = Field(5e-4, gt=0.0, description="Peak learning rate (after warmup).")
+    base_batch_size: int | None = Field(
+        None, ge=1, description="If set, lr is scaled by global_batch / base_batch_size."
+    )
+    weight_decay: float = Field(0.05, ge=0.0, description="Decoupled weight decay.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW betas.")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum.")
+    layer_decay: float = Field(
+        1.0, gt=0.0, le=1.0, description="Layer-wise LR decay (1 = off; ~0.75 for ViTs)."
+    )
+
+
+class ScheduleConfig(_Section):
+    """Learning-rate schedule, stepped per optimizer step."""
+
+    name: Literal["cosine", "step", "constant"] = Field("cosine", description="Decay after warmup.")
+    warmup_epochs: float = Field(2.0, ge=0.0, description="Linear warmup length in epochs.")
+    warmup_start_factor: float = Field(
+        0.01, gt=0.0, le=1.0, description="LR at step 0 as a fraction of the peak."
+    )
+    min_lr_ratio: float = Field(
+        0.01, ge=0.0, le=1.0, description="Cosine floor as a fraction of the peak LR."
+    )
+    milestones: list[float] = Field(
+        default_factory=list, description="Step schedule: epochs where LR is multiplied by gamma."
+    )
+    gamma: float = Field(0.1, gt=0.0, le=1.0, description="Step schedule decay factor.")
+
+
+class TrainConfig(_Section):
+    """The training loop."""
+
+    epochs: int = Field(30, ge=1, description="Maximum epochs.")
+    batch_size: int = Field(8, ge=1, description="Clips per device per step.")
+    accumulate: int = Field(1, ge=1, description="Gradient accumulation steps.")
+    grad_clip: float = Field(1.0, ge=0.0, description="Gradient norm clip (0 = off).")
+    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field(
+        "auto", description="auto = bf16-mixed on GPUs that support it, else 32."
+    )
+    label_smoothing: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Cross-entropy label smoothing."
+    )
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="EMA of weights (0 = off).")
+    monitor: str = Field("val/top1", description="Metric for early stopping and best checkpoint.")
+    patience: int = Field(10, ge=0, description="Epochs without improvement before stop (0=off).")
+    seed: int = Field(0, description="Global seed (data order, augmentation, init).")
+    deterministic: bool = Field(False, description="Deterministic algorithms (bit-exact resume).")
+    accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu.")
+    devices: str = Field("auto", description="Devices per node: auto, N, or a list like '0,1'.")
+    num_nodes: int = Field(1, ge=1, description="Nodes for multi-node DDP.")
+    strategy: str = Field("auto", description="Lightning strategy (auto = ddp on >1 device).")
+    clean_train_videos: int = Field(
+        64, ge=0, description="Training videos scored with eval transforms each epoch."
+    )
+    checkpoint_every_n_steps: int = Field(
+        0, ge=0, description="Also save `last` every N steps (0 = once per epoch)."
+    )
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1 = no cap).")
+    log_every_n_steps: int = Field(10, ge=1, description="Logging interval in steps.")
+
+
+class EvalConfig(_Section):
+    """Validation during training and multi-view testing."""
+
+    val_clips: int = Field(1, ge=1, description="Uniform clips per video during validation.")
+    clips: int = Field(4, ge=1, description="Uniform clips per video at test time.")
+    crops: Literal[1, 3] = Field(1, description="Spatial crops per clip at test time.")
+    mode: Literal["uniform", "segments"] = Field(
+        "uniform", description="Test sampling: uniform clips, or TSN-style segments."
+    )
+    batch_size: int = Field(8, ge=1, description="Clips per batch at evaluation.")
+
+
+class OutputConfig(_Section):
+    """What a run writes."""
+
+    save_top_k: int = Field(1, ge=0, description="Best checkpoints kept by the monitored metric.")
+    tensorboard: bool = Field(True, description="Write TensorBoard logs.")
+    plots: bool = Field(True, description="Write curves.png after each epoch.")
+
+
+class PretrainConfig(_Section):
+    """Self-supervised masked video pretraining (VideoMAE)."""
+
+    mask_ratio: float = Field(0.9, gt=0.0, lt=1.0, description="Fraction of tubes masked.")
+    norm_pix_loss: bool = Field(True, description="Reconstruct per-patch normalized pixels.")
+    decoder_depth: int | None = Field(
+        None, ge=1, description="Decoder layers (null = the model family's default)."
+    )
+    preview_every: int = Field(1, ge=0, description="Write a reconstruction PNG every N epochs.")
+
+
+class Config(BaseModel):
+    """A whole experiment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    description: str = Field("", description="What this recipe is for (one line).")
+    data: DataConfig = Field(default_factory=DataConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+
+    def to_yaml(self) -> str:
+        """The fully resolved config as YAML (tuples as lists, sections in schema order)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Recipes, files and overrides
+
+
+def recipe_dir() -> Path:
+    """The folder of the recipes shipped inside the package."""
+    return Path(str(resources.files("motionfit") / "recipes"))
+
+
+def list_recipes() -> dict[str, str]:
+    """Recipe name -> its one-line description."""
+    out = {}
+    for path in sorted(recipe_dir().glob("*.yaml")):
+        raw = _read_yaml(path)
+        out[path.stem] = str(raw.get("description", ""))
+    return out
+
+
+def load_config(
+    name_or_path: str | Path | None = None, overrides: list[str] | None = None
+) -> Config:
+    """Resolve a recipe name or YAML file (following ``extends:``), apply ``--set`` overrides
+    (``section.field=value``) and validate. ``None`` starts from the schema defaults."""
+    raw = {} if name_or_path is None else _resolve_raw(str(name_or_path), seen=())
+    source = "" if name_or_path is None else str(name_or_path)
+    _check_keys(raw, source)
+    for item in overrides or []:
+        raw = apply_override(raw, item)
+    return validate_config(raw, source)
+
+
+def validate_config(raw: dict[str, Any], source: str = "") -> Config:
+    """Build a :class:`Config` from a plain dict; errors name the key and the source file."""
+    _check_keys(raw, source)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = err.get("input")
+        got_text = f" (got {got!r})" if not isinstance(got, dict) else ""
+        raise ConfigError(f"{_prefix(source)}config key '{key}': {err['msg']}{got_text}") from exc
+
+
+def apply_override(raw: dict[str, Any], item: str) -> dict[str, Any]:
+    """Return a copy of ``raw`` with one ``section.field=value`` override applied.
+
+    The value is parsed as YAML (``0.1``, ``true``, ``[1, 2]``, ``{left: right}``) and then
+    validated against the field's type with the rest of the config.
+    """
+    if "=" not in item:
+        raise ConfigError(f"override '{item}' is not of the form section.field=value")
+    key, _, text = item.partition("=")
+    path = key.strip().split(".")
+    _check_path(path)
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override '{key}': cannot parse value {text!r}") from exc
+    value = _coerce_scalar(path, text, value)
+    out = _deep_copy(raw)
+    node = out
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override '{key}': '{part}' is not a section")
+    node[path[-1]] = value
+    return out
+
+
+def dump_config(config: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(config.to_yaml())
+    tmp.replace(path)
+
+
+def field_keys() -> list[str]:
+    """Every valid ``section.field`` key (for suggestions and documentation)."""
+    keys = []
+    for section, info in Config.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys.extend(f"{section}.{name}" for name in annotation.model_fields)
+        else:
+            keys.append(section)
+    return keys
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _prefix(source: str) -> str:
+    return f"{source}: " if source else ""
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} invalid YAML") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of sections")
+    return data
+
+
+def _resolve_raw(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
+    path = Path(name_or_path)
+    if not (path.suffix in {".yaml", ".yml"} or path.exists()):
+        path = recipe_dir() / f"{name_or_path}.yaml"
+        if not path.exists():
+            names = list(list_recipes())
+            close = difflib.get_close_matches(name_or_path, names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (recipes: {', '.join(names)})"
+            raise ConfigError(f"no recipe or config file named '{name_or_path}'{hint}")
+    key = str(path.resolve())
+    if key in seen:
+        raise ConfigError(f"{path}: 'extends' forms a cycle")
+    raw = _read_yaml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: config key 'extends' must be a recipe name or file")
+    parent_ref = parent
+    if not (recipe_dir() / f"{parent}.yaml").exists() and not Path(parent).is_absolute():
+        parent_ref = str(path.parent / parent)
+    base = _resolve_raw(parent_ref, seen + (key,))
+    _check_keys(base, parent_ref)
+    _check_keys(raw, str(path))
+    return _deep_merge(base, raw)
+
+
+def _check_keys(raw: dict[str, Any], source: str) -> None:
+    for section, value in raw.items():
+        _check_path([section], source)
+        if isinstance(value, dict) and section in _sections():
+            for field in value:
+                _check_path([section, field], source)
+
+
+def _sections() -> dict[str, type[BaseModel]]:
+    out = {}
+    for name, info in Config.model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            out[name] = info.annotation
+    return out
+
+
+def _check_path(path: list[str], source: str = "") -> None:
+    sections = _sections()
+    key = ".".join(path)
+    valid = field_keys()
+    if len(path) == 1 and (path[0] in sections or path[0] in Config.model_fields):
+        return
+    if len(path) == 2 and path[0] in sections and path[1] in sections[path[0]].model_fields:
+        return
+    candidates = valid + list(sections)
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
+    if not close and len(path) == 2:
+        close = [k for k in valid if k.endswith("." + path[1])][:1]
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(f"{_prefix(source)}unknown config key '{key}'{hint}")
+
+
+def _field_annotation(path: list[str]) -> Any:
+    section = _sections().get(path[0])
+    if section is None or len(path) != 2:
+        return None
+    return section.model_fields[path[1]].annotation
+
+
+def _coerce_scalar(path: list[str], text: str, value: Any) -> Any:
+    """Keep the literal text for string fields (YAML would turn '2' or 'on' into int/bool)."""
+    if value is not None and _field_annotation(path) in (str, str | None):
+        return text.strip()
+    return value
+
+
+def _deep_copy(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = _deep_copy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key in _sections():
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

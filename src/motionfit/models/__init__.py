@@ -1,0 +1,1 @@
+"""Video models behind one interface: ``build_model(name, ...)`` -> ``VideoClassifier``."""

@@ -1,0 +1,93 @@
+"""The model registry: a model is a name; its input spec, sources and advice are data.
+
+Families register builders with :func:`register_model`; everything else (``build_model``, the
+model cards, ``motionfit models``, ``motionfit recommend``) reads the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from motionfit.errors import ModelError
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """The classification head put on every backbone."""
+
+    dropout: float = 0.5
+    hidden_dim: int = 0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything known about a registered model before it is built.
+
+    Attributes:
+        name: registry key, e.g. ``swin3d_t``.
+        family: ``swin``, ``mvit``, ``timesformer``, ``videomae`` or ``cnn``.
+        builder: ``builder(num_classes, num_frames, image_size, head, drop_path)`` -> module
+            (random init; pretrained weights are loaded afterwards by ``build_model``).
+        default_frames: clip length of the reference recipe.
+        default_size: input size of the reference recipe.
+        frame_multiple: clip lengths must be a multiple of this (tubelet / patch size).
+        size_multiple: input sizes must be a multiple of this.
+        pretrained: known weight sources, e.g. ``torchvision:KINETICS400_V1`` or
+            ``hf:MCG-NJU/videomae-base-finetuned-kinetics``.
+        use_if: the one-line advice shown in the model card.
+        recipe: the recipe name to start from.
+        tiny: a CPU-sized variant for demos and tests.
+        load_pretrained: ``load_pretrained(model, source) -> LoadReport`` for this family's
+            weight sources (adapting position embeddings to the model's frames and size).
+    """
+
+    name: str
+    family: str
+    builder: Callable[..., nn.Module]
+    default_frames: int
+    default_size: int
+    frame_multiple: int = 1
+    size_multiple: int = 1
+    pretrained: tuple[str, ...] = ()
+    use_if: str = ""
+    recipe: str | None = None
+    tiny: bool = False
+    load_pretrained: Callable[..., object] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add a model to the registry (names are unique)."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model '{spec.name}' is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a registered model; a :class:`ModelError` suggests close names."""
+    _load_families()
+    if name not in _REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ModelError(f"unknown model '{name}'{hint}; see 'motionfit models'")
+    return _REGISTRY[name]
+
+
+def list_specs() -> list[ModelSpec]:
+    """All registered models, in registration order."""
+    _load_families()
+    return list(_REGISTRY.values())
+
+
+def _load_families() -> None:
+    """Import the family modules once; importing registers their models."""
+    from motionfit.models import families  # noqa: F401
