@@ -7,10 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# Tests run in parallel (pytest -n 2) on 2 cores: one thread each avoids oversubscription,
+# which slows small convolutions by 10x or more.
+torch.set_num_threads(1)
 
 REAL_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-videos"
 

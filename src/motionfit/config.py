@@ -36,8 +36,8 @@ class DataConfig(_Section):
         None, description="Validation data; unset = a stratified, group-aware split of source."
     )
     test: str | None = Field(None, description="Test data, scored once at the end of training.")
-    format: Literal["auto", "folder", "list", "ucf101", "hmdb51", "rawframes", "unlabeled"] = (
-        Field("auto", description="How to read source/val/test; auto guesses from the path.")
+    format: Literal["auto", "folder", "list", "ucf101", "hmdb51", "rawframes", "unlabeled"] = Field(
+        "auto", description="How to read source/val/test; auto guesses from the path."
     )
     video_root: str | None = Field(
         None, description="Folder that list/split-file paths are relative to (default: its dir)."
@@ -428,7 +428,7 @@ def _resolve_raw(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
     parent_ref = parent
     if not (recipe_dir() / f"{parent}.yaml").exists() and not Path(parent).is_absolute():
         parent_ref = str(path.parent / parent)
-    base = _resolve_raw(parent_ref, seen + (key,))
+    base = _resolve_raw(parent_ref, (*seen, key))
     _check_keys(base, parent_ref)
     _check_keys(raw, str(path))
     return _deep_merge(base, raw)

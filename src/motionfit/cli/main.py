@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exc
 
 from motionfit import __version__
-from motionfit.cli import config_cmd, data_cmd
+from motionfit.cli import config_cmd, data_cmd, models_cmd
 from motionfit.errors import MotionfitError
 
 app = typer.Typer(
@@ -49,7 +49,7 @@ def root(
     _state["verbose"] = verbose
 
 
-for _module in (config_cmd, data_cmd):
+for _module in (config_cmd, data_cmd, models_cmd):
     _module.register(app)
 
 

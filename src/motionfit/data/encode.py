@@ -75,7 +75,11 @@ def _encoder_options(codec: str, gop: int, bframes: int, crf: int) -> dict[str, 
             "threads": "1",  # single-threaded x264 output is bit-identical run to run
         }
     if codec == "hevc":
-        return {"crf": str(crf), "preset": "ultrafast", "x265-params": f"keyint={gop}:bframes={bframes}:log-level=none"}
+        return {
+            "crf": str(crf),
+            "preset": "ultrafast",
+            "x265-params": f"keyint={gop}:bframes={bframes}:log-level=none",
+        }
     if codec == "vp9":
         return {"crf": str(crf), "b": "0", "g": str(gop), "deadline": "realtime", "cpu-used": "8"}
     if codec == "mpeg4":
@@ -83,14 +87,14 @@ def _encoder_options(codec: str, gop: int, bframes: int, crf: int) -> dict[str, 
     return {}
 
 
-def _add_silent_audio(container: av.container.OutputContainer, suffix: str):  # noqa: ANN202
+def _add_silent_audio(container: av.container.OutputContainer, suffix: str):
     codec = {".avi": "mp3", ".webm": "libopus"}.get(suffix, "aac")
     stream = container.add_stream(codec, rate=16000)
     stream.layout = "mono"
     return stream
 
 
-def _mux_audio_for_frame(container, stream, index: int, rate: Fraction) -> None:  # noqa: ANN001
+def _mux_audio_for_frame(container, stream, index: int, rate: Fraction) -> None:
     start = int(index * 16000 / rate)
     samples = int((index + 1) * 16000 / rate) - start
     silence = np.zeros((1, samples), dtype=np.float32)

@@ -56,5 +56,15 @@ class VideoClassifier(nn.Module):
 
 def _is_embedding_or_token(name: str) -> bool:
     lowered = name.lower()
-    return any(key in lowered for key in ("pos_embed", "position", "cls_token", "mask_token",
-                                          "relative_position_bias_table", "rel_pos", "time_embed"))
+    return any(
+        key in lowered
+        for key in (
+            "pos_embed",
+            "position",
+            "cls_token",
+            "mask_token",
+            "relative_position_bias_table",
+            "rel_pos",
+            "time_embed",
+        )
+    )

@@ -6,8 +6,10 @@ Never unpickles code: ``.pt`` files go through ``torch.load(weights_only=True)``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -75,6 +77,88 @@ def load_with_report(module: nn.Module, state: dict[str, torch.Tensor], source: 
         missing=sorted(k for k in own if k not in fitting),
         unexpected=sorted([k for k in state if k not in own] + wrong_shape),
     )
+
+
+def hub_cache_path(url: str) -> Path:
+    """Where ``torch.hub`` keeps the file downloaded from ``url``:
+    ``torch.hub.get_dir()/checkpoints/<file name in the url>``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+
+
+def read_hub_checkpoint(url: str, name: str) -> dict[str, torch.Tensor]:
+    """Read the cached download of ``url`` (weights only); never downloads.
+
+    A missing file is a :class:`ModelError` naming the exact path and the URL to fetch it from.
+    """
+    path = hub_cache_path(url)
+    if not path.is_file():
+        raise ModelError(
+            f"weights {name} are not in the torch hub cache: {path} is missing. motionfit never "
+            f"downloads at run time; fetch them once with: curl -L --create-dirs -o {path} {url}"
+        )
+    return read_state_dict(path)
+
+
+MIN_MATCHED_FRACTION = 0.5  # below this, the weights belong to another model
+
+StateAdapter = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], list[str]]
+
+
+def load_classifier_weights(
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    source: str,
+    native_keys: Callable[[str], str],
+    adapt: StateAdapter | None = None,
+) -> LoadReport:
+    """Load a state dict into a ``VideoClassifier`` (``backbone.*`` + ``head.*`` parameters).
+
+    ``state`` may use the classifier's own keys (a saved motionfit model, possibly under one
+    wrapper prefix such as ``model.``) or the backbone's native keys, which ``native_keys`` maps
+    to the classifier's (e.g. ``fc.weight`` -> ``head.layers.1.weight``). ``adapt(state, own)``
+    may replace tensors whose shape depends on the clip length or input size (position tables)
+    and returns one line per adapted tensor. A head whose class count differs starts fresh and
+    the report says ``new_head``; other mismatches are listed, and a source that matches less
+    than half of the backbone is an error.
+    """
+    own = model.state_dict()
+    state = _match_keys(state, own, native_keys)
+    adapted = adapt(state, own) if adapt is not None else []
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    backbone = [k for k in own if not k.startswith("head.")]
+    matched = sum(k in fitting for k in backbone)
+    if matched < len(backbone) * MIN_MATCHED_FRACTION:
+        raise ModelError(
+            f"{source}: only {matched} of the model's {len(backbone)} backbone tensors match "
+            "(weights of another model?)"
+        )
+    model.load_state_dict(fitting, strict=False)
+    new_head = any(k.startswith("head.") and k not in fitting for k in own)
+    return LoadReport(
+        source=source,
+        missing=sorted(k for k in own if k not in fitting and not k.startswith("head.")),
+        unexpected=sorted(
+            k for k in state if k not in fitting and not (new_head and k.startswith("head."))
+        ),
+        adapted=adapted,
+        new_head=new_head,
+    )
+
+
+def _match_keys(
+    state: dict[str, torch.Tensor],
+    own: dict[str, torch.Tensor],
+    native_keys: Callable[[str], str],
+) -> dict[str, torch.Tensor]:
+    """Rename ``state`` to the classifier's keys: as is, from the backbone's native keys, or the
+    entries under one wrapper prefix (``model.`` in a Lightning checkpoint), whichever matches
+    most of the model."""
+    candidates = [state, {native_keys(k): v for k, v in state.items()}]
+    for prefix in {k.split(".", 1)[0] + "." for k in state if "." in k}:
+        candidates.append(
+            {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+        )
+    return max(candidates, key=lambda c: sum(k in own for k in c))
 
 
 def _abbrev(names: list[str], limit: int = 4) -> str:

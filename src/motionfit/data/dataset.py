@@ -1,0 +1,272 @@
+"""The map-style clip Dataset: record -> temporal sampler -> window decoder -> spatial transform.
+
+Every random choice of item ``i`` comes from ``np.random.default_rng([seed, epoch, i])`` (and a
+``torch.Generator`` seeded from it), so a sample never depends on the number of DataLoader
+workers or the order they run in. Unreadable videos are skipped (or raise) per ``bad_files``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from motionfit.config import AugmentConfig, SamplingConfig
+from motionfit.data.decode import VideoMeta, available_backends, probe, read_clip
+from motionfit.data.records import VideoRecord
+from motionfit.data.sampling import ClipIndices, EvalSampler, TrainSampler, frame_strides
+from motionfit.data.transforms import EvalTransform, TrainTransform
+from motionfit.errors import ConfigError, DataError, VideoDecodeError
+
+MAX_ATTEMPTS = 20  # draws of a replacement before giving up on an item
+
+
+class BadVideoWarning(UserWarning):
+    """A video was skipped because it cannot be read (``data.bad_files: skip``)."""
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: one intra-op thread per worker (the workers are the
+    parallelism; more threads per worker oversubscribe the cores)."""
+    del worker_id
+    torch.set_num_threads(1)
+
+
+def resolve_decoder(decoder: str) -> str:
+    """The decoding backend for a ``data.decoder`` value (``auto`` = torchcodec if it works)."""
+    backends = available_backends()
+    if decoder == "auto":
+        return "torchcodec" if "torchcodec" in backends else "pyav"
+    if decoder not in backends:
+        raise ConfigError(
+            f"config key 'data.decoder': {decoder!r} does not work here "
+            f"(available: {', '.join(backends)})"
+        )
+    return decoder
+
+
+class VideoClipDataset(Dataset):
+    """Clips of ``records`` ready for a model.
+
+    ``mode="train"``: one randomly sampled and augmented clip per item, ``{"video": float
+    [C, T, S, S], "label": int, "index": int}``; the label goes through ``flip_map`` when the
+    clip was mirrored. With ``repeated=R > 1`` the item holds R clips augmented independently
+    from one decoded window: ``video`` is ``[R, C, T, S, S]`` and ``label`` a LongTensor ``[R]``
+    (a flip can change one clip's label).
+
+    ``mode="eval"``: ``num_clips`` uniform clips (or one TSN segment clip when
+    ``eval_mode="segments"``) times ``crops`` spatial crops, ``video`` ``[clips*crops, C, T, S,
+    S]``, clip-major.
+
+    A record's ``start``/``end`` restrict sampling to that segment. Unreadable videos
+    (missing, empty, truncated, not a video, no video stream): ``bad_files="error"`` raises
+    VideoDecodeError; ``"skip"`` warns once per file, appends ``path<TAB>reason`` to
+    ``bad_file_log`` and returns another item drawn from the item's generator (its ``index``
+    is the video actually returned). More than ``max_bad_fraction`` distinct bad videos raises
+    DataError; with several workers the count is taken from the shared ``bad_file_log``
+    (without a log each worker counts its own).
+    """
+
+    def __init__(
+        self,
+        records: Sequence[VideoRecord],
+        *,
+        mode: Literal["train", "eval"],
+        sampling: SamplingConfig,
+        augment: AugmentConfig,
+        seed: int = 0,
+        num_clips: int = 1,
+        crops: int = 1,
+        eval_mode: Literal["uniform", "segments"] = "uniform",
+        flip_map: dict[int, int] | None = None,
+        decoder: str = "pyav",
+        bad_files: Literal["skip", "error"] = "skip",
+        max_bad_fraction: float = 0.05,
+        bad_file_log: Path | None = None,
+        repeated: int = 1,
+    ) -> None:
+        if not records:
+            raise DataError("the dataset has no videos")
+        if mode not in ("train", "eval"):
+            raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+        if bad_files not in ("skip", "error"):
+            raise ValueError(f"bad_files must be 'skip' or 'error', got {bad_files!r}")
+        if repeated < 1 or (mode == "eval" and repeated != 1):
+            raise ValueError(f"repeated must be >= 1 and is for training only, got {repeated}")
+        self.records = list(records)
+        self.mode = mode
+        self.seed = seed
+        self.sampling = sampling
+        self.flip_map = dict(flip_map or {})
+        self.decoder = resolve_decoder(decoder)
+        self.short_side = augment.resolved_short_side()
+        self.bad_files = bad_files
+        self.max_bad_fraction = max_bad_fraction
+        self.bad_file_log = Path(bad_file_log) if bad_file_log is not None else None
+        self.repeated = repeated
+        self.temporal = augment.enabled and augment.temporal
+        self.train_sampler = TrainSampler.from_config(sampling, temporal=self.temporal)
+        self.eval_sampler = EvalSampler.from_config(sampling, num_clips=num_clips, mode=eval_mode)
+        self.train_transform = TrainTransform(augment)
+        self.eval_transform = EvalTransform(augment, crops=crops)
+        # shared memory, so persistent DataLoader workers see set_epoch from the main process
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        self._bad: dict[str, str] = {}  # this process's bad videos: path -> reason
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose random clips and augmentations items get."""
+        self._epoch.fill_(epoch)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """The clip(s) of item ``index`` for the current epoch (see the class docstring)."""
+        epoch = int(self._epoch)
+        for attempt in range(MAX_ATTEMPTS):
+            key = [self.seed % 2**64, epoch, index] + ([attempt] if attempt else [])
+            rng = np.random.default_rng(key)
+            target = index if attempt == 0 else int(rng.integers(len(self.records)))
+            record = self.records[target]
+            if str(record.path) in self._bad:
+                continue  # a known bad video fails again: same outcome, no decode
+            try:
+                return self._load(target, record, rng)
+            except VideoDecodeError as exc:
+                if self.bad_files == "error":
+                    raise
+                self._skip(record, exc)
+        raise DataError(
+            f"no readable video found for item {index} in {MAX_ATTEMPTS} draws "
+            f"({len(self._bad)} bad videos seen)"
+        )
+
+    # -----------------------------------------------------------------------------------------
+
+    def _load(self, index: int, record: VideoRecord, rng: np.random.Generator) -> dict[str, Any]:
+        meta = probe(record.path)
+        first, length = _segment_frames(record, meta)
+        if self.mode == "eval":
+            clips = self.eval_sampler(length, meta.fps)
+            frames = self._decode(record.path, clips, first)
+            video = torch.cat([self.eval_transform(clip) for clip in frames])
+            return {"video": video, "label": record.label, "index": index}
+        generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
+        if self.repeated == 1:
+            clips = [self.train_sampler(length, meta.fps, rng)]
+        else:
+            clips = self._repeated_clips(length, meta.fps, rng)
+        videos, labels = [], []
+        for clip in self._decode(record.path, clips, first):
+            video, flipped = self.train_transform(clip, generator)
+            videos.append(video)
+            labels.append(
+                self.flip_map.get(record.label, record.label) if flipped else record.label
+            )
+        if self.repeated == 1:
+            return {"video": videos[0], "label": labels[0], "index": index}
+        return {"video": torch.stack(videos), "label": torch.tensor(labels), "index": index}
+
+    def _repeated_clips(
+        self, length: int, fps: float, rng: np.random.Generator
+    ) -> list[ClipIndices]:
+        """R training clips inside one random window as long as the longest possible clip, so
+        the R clips cost one decode."""
+        cfg = self.sampling
+        eval_stride, strides = frame_strides(
+            fps, cfg.stride, self.train_sampler.train_strides, cfg.stride_seconds
+        )
+        stride = max(strides) if self.temporal else eval_stride
+        jitter = cfg.jitter_max if self.temporal and cfg.jitter_prob > 0 else 0
+        window = min(length, (cfg.num_frames - 1 + jitter) * stride + 1)
+        start = int(rng.integers(length - window + 1)) if self.temporal else (length - window) // 2
+        clips = [self.train_sampler(window, fps, rng) for _ in range(self.repeated)]
+        return [_shift(clip, start) for clip in clips]
+
+    def _decode(self, path: Path, clips: list[ClipIndices], first: int) -> list[torch.Tensor]:
+        """uint8 ``[T, C, H, W]`` per clip; clips whose frame spans overlap share one decode."""
+        out: list[torch.Tensor] = [torch.empty(0)] * len(clips)
+        for group in _overlapping_groups(clips):
+            if len(group) == 1:
+                out[group[0]] = self._read(path, clips[group[0]].indices, first)
+                continue
+            wanted = sorted({i for c in group for i in clips[c].indices})
+            frames = self._read(path, wanted, first)
+            position = {frame: row for row, frame in enumerate(wanted)}
+            for c in group:
+                out[c] = frames[[position[i] for i in clips[c].indices]]
+        return out
+
+    def _read(self, path: Path, indices: Sequence[int], first: int) -> torch.Tensor:
+        return read_clip(
+            path, [first + i for i in indices], short_side=self.short_side, backend=self.decoder
+        )
+
+    def _skip(self, record: VideoRecord, exc: VideoDecodeError) -> None:
+        """Count, warn about and log one bad video; DataError above ``max_bad_fraction``."""
+        path = str(record.path)
+        reason = " ".join(str(exc).split()).removeprefix(f"{path}: ")
+        self._bad[path] = reason
+        warnings.warn(f"skipping unreadable video {path}: {reason}", BadVideoWarning, stacklevel=3)
+        if self.bad_file_log is not None:
+            self.bad_file_log.parent.mkdir(parents=True, exist_ok=True)
+            with self.bad_file_log.open("a", encoding="utf-8") as log:
+                log.write(f"{path}\t{reason}\n")
+        bad = self._distinct_bad()
+        if bad > self.max_bad_fraction * len(self.records):
+            where = f"; see {self.bad_file_log}" if self.bad_file_log is not None else ""
+            raise DataError(
+                f"{bad} of {len(self.records)} videos are unreadable ({bad / len(self.records):.1%}"
+                f"), above data.max_bad_fraction={self.max_bad_fraction:g}{where}"
+            )
+
+    def _distinct_bad(self) -> int:
+        """Distinct bad videos of this dataset seen by this process or logged by any worker."""
+        bad = set(self._bad)
+        if self.bad_file_log is not None and self.bad_file_log.exists():
+            ours = {str(r.path) for r in self.records}
+            for line in self.bad_file_log.read_text(encoding="utf-8").splitlines():
+                path = line.split("\t", 1)[0]
+                if path in ours:
+                    bad.add(path)
+        return len(bad)
+
+
+def _segment_frames(record: VideoRecord, meta: VideoMeta) -> tuple[int, int]:
+    """(first frame, number of frames) of the record's segment, or of the whole video."""
+    if record.start is None or record.end is None:
+        return 0, meta.num_frames
+    first = round(record.start * meta.fps)
+    stop = min(meta.num_frames, round(record.end * meta.fps))
+    if first >= meta.num_frames:
+        raise VideoDecodeError(
+            f"{record.path}: segment {record.start:g}-{record.end:g} s starts after the video "
+            f"ends ({meta.duration:.2f} s)"
+        )
+    return first, max(1, stop - first)
+
+
+def _shift(clip: ClipIndices, offset: int) -> ClipIndices:
+    return ClipIndices(
+        tuple(i + offset for i in clip.indices), clip.stride, clip.start + offset, clip.jittered
+    )
+
+
+def _overlapping_groups(clips: list[ClipIndices]) -> list[list[int]]:
+    """Clip positions grouped so that clips with overlapping [min, max] frame spans share a
+    group (one decode each); far-apart clips get their own seek."""
+    order = sorted(range(len(clips)), key=lambda c: min(clips[c].indices))
+    groups: list[list[int]] = []
+    end = -math.inf
+    for c in order:
+        if min(clips[c].indices) > end:
+            groups.append([])
+        groups[-1].append(c)
+        end = max(end, max(clips[c].indices))
+    return groups

@@ -1,0 +1,249 @@
+"""Temporal samplers: which frames of a video make a clip.
+
+Every sampler is a pure function of (video length, random generator) -> :class:`ClipIndices`;
+:class:`TrainSampler` and :class:`EvalSampler` are thin holders of the settings for the Dataset.
+"""
+
+# Hand-written: no maintained library samples clips with random stride, jitter and looping.
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from motionfit.config import SamplingConfig
+from motionfit.errors import DataError
+
+ShortVideo = Literal["loop", "pad"]
+
+
+@dataclass(frozen=True)
+class ClipIndices:
+    """The frames of one clip.
+
+    ``indices`` are 0-based frame indices into the video (``len == num_frames``, all in range),
+    ``stride`` the nominal stride, ``start`` the first frame of the span, and ``jittered`` the
+    number of frames dropped plus duplicated by temporal jitter.
+    """
+
+    indices: tuple[int, ...]
+    stride: int
+    start: int
+    jittered: int = 0
+
+
+def clip_span(num_frames: int, stride: int) -> int:
+    """Frames covered by a clip of ``num_frames`` frames taken every ``stride`` frames."""
+    return (num_frames - 1) * stride + 1
+
+
+def train_clip(
+    num_video_frames: int,
+    rng: np.random.Generator,
+    *,
+    num_frames: int,
+    strides: Sequence[int],
+    jitter_prob: float = 0.0,
+    jitter_max: int = 0,
+    short_video: ShortVideo = "loop",
+    random_start: bool = True,
+) -> ClipIndices:
+    """A training clip: a stride drawn from ``strides`` and a random start over the valid span.
+
+    With probability ``jitter_prob`` up to ``jitter_max`` frames are dropped (skipped; the clip
+    extends one stride further at the end) or duplicated (repeated; the last frame falls off),
+    so the clip keeps ``num_frames`` frames. ``random_start=False`` with one stride and no
+    jitter gives the centre clip. A video shorter than the span is looped or padded
+    (``short_video``).
+    """
+    _check_lengths(num_video_frames, num_frames)
+    if not strides or min(strides) < 1:
+        raise ValueError(f"strides must be non-empty and >= 1, got {list(strides)}")
+    stride = int(strides[rng.integers(len(strides))]) if len(strides) > 1 else int(strides[0])
+    steps = np.full(num_frames - 1, stride, dtype=np.int64)
+    jittered = 0
+    if jitter_max > 0 and num_frames > 1 and rng.random() < jitter_prob:
+        jittered = int(rng.integers(1, min(jitter_max, num_frames - 1) + 1))
+        positions = rng.choice(num_frames - 1, size=jittered, replace=False)
+        drop = rng.random(jittered) < 0.5
+        steps[positions] = np.where(drop, 2 * stride, 0)
+    offsets = np.concatenate(([0], np.cumsum(steps)))
+    span = int(offsets[-1]) + 1
+    if num_video_frames >= span:
+        free = num_video_frames - span
+        start = int(rng.integers(free + 1)) if random_start else free // 2
+    elif short_video == "loop" and random_start:
+        start = int(rng.integers(num_video_frames))
+    else:
+        start = 0
+    indices = _fit(start + offsets, num_video_frames, short_video)
+    return ClipIndices(indices, stride, start, jittered)
+
+
+def uniform_clips(
+    num_video_frames: int,
+    *,
+    num_frames: int,
+    stride: int,
+    num_clips: int,
+    short_video: ShortVideo = "loop",
+) -> list[ClipIndices]:
+    """``num_clips`` evaluation clips spaced uniformly: the first starts at frame 0 and the last
+    ends at the last frame (one clip = the centre clip). A video shorter than the span gives
+    clips whose starts are spread over the loop (``loop``) or all start at 0 (``pad``)."""
+    _check_lengths(num_video_frames, num_frames)
+    if num_clips < 1 or stride < 1:
+        raise ValueError(f"num_clips and stride must be >= 1, got {num_clips}, {stride}")
+    offsets = np.arange(num_frames, dtype=np.int64) * stride
+    free = num_video_frames - clip_span(num_frames, stride)
+    if free >= 0:
+        if num_clips == 1:
+            starts = [free // 2]
+        else:
+            starts = [round(free * k / (num_clips - 1)) for k in range(num_clips)]
+    elif short_video == "loop":
+        starts = [num_video_frames * k // num_clips for k in range(num_clips)]
+    else:
+        starts = [0] * num_clips
+    return [
+        ClipIndices(_fit(start + offsets, num_video_frames, short_video), stride, start)
+        for start in starts
+    ]
+
+
+def segment_clip(
+    num_video_frames: int, *, num_frames: int, rng: np.random.Generator | None = None
+) -> ClipIndices:
+    """TSN-style sampling: the video is cut into ``num_frames`` equal segments and one frame is
+    taken from each (a random one with ``rng``, else the segment's centre)."""
+    _check_lengths(num_video_frames, num_frames)
+    bounds = np.arange(num_frames + 1, dtype=np.int64) * num_video_frames // num_frames
+    low = bounds[:-1]
+    high = np.maximum(bounds[1:], low + 1)
+    picked = rng.integers(low, high) if rng is not None else (low + high - 1) // 2
+    indices = tuple(int(i) for i in picked)
+    return ClipIndices(indices, max(1, num_video_frames // num_frames), indices[0])
+
+
+def frame_strides(
+    fps: float, stride: int, train_strides: Sequence[int], stride_seconds: float | None
+) -> tuple[int, list[int]]:
+    """(evaluation stride, training strides) in frames for a video at ``fps``.
+
+    With ``stride_seconds`` the evaluation stride is ``max(1, round(stride_seconds * fps))`` and
+    the training strides are scaled by the same factor (deduplicated, each >= 1); without it
+    the frame strides are returned unchanged.
+    """
+    if stride_seconds is None:
+        return stride, sorted(set(train_strides))
+    if not fps > 0:
+        raise DataError(f"sampling.stride_seconds needs the video frame rate, got fps={fps}")
+    eval_stride = max(1, round(stride_seconds * fps))
+    scaled = {max(1, round(s * eval_stride / stride)) for s in train_strides}
+    return eval_stride, sorted(scaled)
+
+
+@dataclass(frozen=True)
+class TrainSampler:
+    """Training clip sampler built from the config; ``temporal=False`` gives centre clips."""
+
+    num_frames: int
+    stride: int
+    train_strides: tuple[int, ...]
+    stride_seconds: float | None
+    jitter_prob: float
+    jitter_max: int
+    short_video: ShortVideo
+    temporal: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: SamplingConfig, temporal: bool = True) -> TrainSampler:
+        """The sampler for ``cfg``; ``temporal`` is ``augment.enabled and augment.temporal``."""
+        return cls(
+            num_frames=cfg.num_frames,
+            stride=cfg.stride,
+            train_strides=tuple(cfg.resolved_train_strides()),
+            stride_seconds=cfg.stride_seconds,
+            jitter_prob=cfg.jitter_prob,
+            jitter_max=cfg.jitter_max,
+            short_video=cfg.short_video,
+            temporal=temporal,
+        )
+
+    def __call__(self, num_video_frames: int, fps: float, rng: np.random.Generator) -> ClipIndices:
+        """One training clip of a video with ``num_video_frames`` frames at ``fps``."""
+        eval_stride, strides = frame_strides(
+            fps, self.stride, self.train_strides, self.stride_seconds
+        )
+        return train_clip(
+            num_video_frames,
+            rng,
+            num_frames=self.num_frames,
+            strides=strides if self.temporal else [eval_stride],
+            jitter_prob=self.jitter_prob if self.temporal else 0.0,
+            jitter_max=self.jitter_max if self.temporal else 0,
+            short_video=self.short_video,
+            random_start=self.temporal,
+        )
+
+
+@dataclass(frozen=True)
+class EvalSampler:
+    """Evaluation sampler: ``num_clips`` uniform clips, or one TSN-style segment clip."""
+
+    num_frames: int
+    stride: int
+    stride_seconds: float | None
+    short_video: ShortVideo
+    num_clips: int = 1
+    mode: Literal["uniform", "segments"] = "uniform"
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: SamplingConfig,
+        num_clips: int = 1,
+        mode: Literal["uniform", "segments"] = "uniform",
+    ) -> EvalSampler:
+        """The sampler for ``cfg`` with ``num_clips`` clips (``eval.val_clips`` or
+        ``eval.clips``) and ``eval.mode``."""
+        return cls(
+            num_frames=cfg.num_frames,
+            stride=cfg.stride,
+            stride_seconds=cfg.stride_seconds,
+            short_video=cfg.short_video,
+            num_clips=num_clips,
+            mode=mode,
+        )
+
+    def __call__(self, num_video_frames: int, fps: float) -> list[ClipIndices]:
+        """The deterministic evaluation clips of a video."""
+        if self.mode == "segments":
+            return [segment_clip(num_video_frames, num_frames=self.num_frames)]
+        stride, _ = frame_strides(fps, self.stride, [self.stride], self.stride_seconds)
+        return uniform_clips(
+            num_video_frames,
+            num_frames=self.num_frames,
+            stride=stride,
+            num_clips=self.num_clips,
+            short_video=self.short_video,
+        )
+
+
+def _check_lengths(num_video_frames: int, num_frames: int) -> None:
+    if num_video_frames < 1:
+        raise DataError(f"cannot sample a clip from a video with {num_video_frames} frames")
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+
+
+def _fit(positions: np.ndarray, num_video_frames: int, short_video: ShortVideo) -> tuple[int, ...]:
+    """Map span positions into the video: wrap (loop) or clamp to the last frame (pad)."""
+    if short_video == "loop":
+        fitted = positions % num_video_frames
+    else:
+        fitted = np.minimum(positions, num_video_frames - 1)
+    return tuple(int(i) for i in fitted)

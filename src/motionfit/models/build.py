@@ -1,0 +1,61 @@
+"""``build_model``: a registered name -> a ready ``VideoClassifier``, optionally with weights."""
+
+from __future__ import annotations
+
+from motionfit.errors import ModelError
+from motionfit.models.base import VideoClassifier
+from motionfit.models.registry import HeadSpec, ModelSpec, get_spec
+from motionfit.models.weights import load_classifier_weights, read_state_dict
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    num_frames: int | None = None,
+    image_size: int | None = None,
+    pretrained: str | None = None,
+    head: HeadSpec | None = None,
+    drop_path: float = 0.1,
+) -> VideoClassifier:
+    """Build the registered model ``name``: float ``[B, 3, T, H, W]`` in, logits
+    ``[B, num_classes]`` out.
+
+    Args:
+        name: a registered model (``motionfit models`` lists them).
+        num_classes: classes of the new head.
+        num_frames: clip length T (default: the model's reference clip length).
+        image_size: square input size H = W (default: the model's reference size).
+        pretrained: weights to start from: a weights name the model lists (e.g.
+            ``KINETICS400_V1``, a HF hub id) or a local ``.pt``/``.pth``/``.safetensors`` file.
+            Position tables are adapted to ``num_frames``/``image_size``; what was loaded is in
+            ``model.load_report``.
+        head: dropout and optional hidden layer of the head.
+        drop_path: stochastic depth rate, where the family has it.
+    """
+    spec = get_spec(name)
+    frames = num_frames or spec.default_frames
+    size = image_size or spec.default_size
+    _check_input(spec, num_classes, frames, size)
+    model = spec.builder(num_classes, frames, size, head or HeadSpec(), drop_path)
+    if pretrained:
+        if spec.load_pretrained is not None:
+            model.load_report = spec.load_pretrained(model, pretrained)
+        else:  # a family without its own sources: motionfit's own saved weights
+            state = read_state_dict(pretrained)
+            model.load_report = load_classifier_weights(model, state, pretrained, lambda k: k)
+    return model
+
+
+def _check_input(spec: ModelSpec, num_classes: int, frames: int, size: int) -> None:
+    if num_classes < 1:
+        raise ModelError(f"{spec.name}: num_classes must be >= 1, got {num_classes}")
+    if frames < 1 or frames % spec.frame_multiple:
+        raise ModelError(
+            f"{spec.name}: num_frames must be a positive multiple of {spec.frame_multiple}, "
+            f"got {frames}"
+        )
+    if size < 1 or size % spec.size_multiple:
+        raise ModelError(
+            f"{spec.name}: image_size must be a positive multiple of {spec.size_multiple}, "
+            f"got {size}"
+        )
