@@ -1,5 +1,6 @@
-"""The clip Dataset on real encoded videos: shapes, determinism, worker independence, flip
-labels, segments, stride in seconds, repeated augmentation and the bad-file policy."""
+"""The clip Dataset on real encoded videos: uint8 shapes and layout, the decode-size rule,
+collation, determinism, worker independence, flip labels, segments, stride in seconds, repeated
+augmentation and the bad-file policy."""
 
 from __future__ import annotations
 
@@ -13,14 +14,21 @@ import pytest
 import torch
 from conftest import numbered_frames
 from PIL import Image
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 
 from motionfit.config import AugmentConfig, SamplingConfig
 from motionfit.data import dataset as dataset_module
-from motionfit.data.dataset import BadVideoWarning, VideoClipDataset, worker_init_fn
+from motionfit.data.dataset import (
+    BadVideoWarning,
+    VideoClipDataset,
+    collate_clips,
+    resolve_decoder,
+    worker_init_fn,
+)
 from motionfit.data.encode import write_video
 from motionfit.data.records import VideoRecord
-from motionfit.errors import DataError, VideoDecodeError
+from motionfit.data.transforms import VideoNormalize
+from motionfit.errors import ConfigError, DataError, VideoDecodeError
 
 SAMPLING = SamplingConfig(num_frames=4, stride=2, jitter_prob=0.5, jitter_max=1)
 AUGMENT = AugmentConfig(crop_size=32, short_side=36, hflip=0.5)
@@ -52,28 +60,83 @@ def make(records: list[VideoRecord], **kwargs: Any) -> VideoClipDataset:
 
 
 @pytest.fixture
-def requested(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, list[int]]]:
-    """Every (path, frame indices) the dataset asks the real decoder for."""
-    calls: list[tuple[Path, list[int]]] = []
+def requested(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, list[int], int | None]]:
+    """Every (path, frame indices, short side) the dataset asks the real decoder for."""
+    calls: list[tuple[Path, list[int], int | None]] = []
     real_read_clip = dataset_module.read_clip
 
     def spy(path: Path, frame_indices: list[int], **kwargs: Any) -> torch.Tensor:
-        calls.append((Path(path), list(frame_indices)))
+        calls.append((Path(path), list(frame_indices), kwargs.get("short_side")))
         return real_read_clip(path, frame_indices, **kwargs)
 
     monkeypatch.setattr(dataset_module, "read_clip", spy)
     return calls
 
 
-def test_train_item_shape_dtype_and_normalization(records: list[VideoRecord]) -> None:
+def _is_channels_last(video: torch.Tensor) -> bool:
+    """Whether a [..., C, T, H, W] clip is a view of [..., T, H, W, C] memory."""
+    return video.movedim(-4, -1).is_contiguous()
+
+
+def test_train_item_is_uint8_and_normalizes_on_the_batch(records: list[VideoRecord]) -> None:
     data = make(records)
     assert len(data) == 4
     for index in range(4):
         item = data[index]
-        assert item["video"].shape == (3, 4, 32, 32) and item["video"].dtype == torch.float32
+        assert item["video"].shape == (3, 4, 32, 32) and item["video"].dtype == torch.uint8
+        assert _is_channels_last(item["video"])
         assert item["label"] == index and item["index"] == index
-        # normalized with mean 0.45, std 0.225: range of (x - 0.45) / 0.225 for x in [0, 1]
-        assert item["video"].min() >= -2.0 - 1e-5 and item["video"].max() <= 2.45 + 1e-5
+    batch = collate_clips([data[i] for i in range(4)])
+    video = VideoNormalize.from_config(AUGMENT)(batch["video"])
+    assert video.shape == (4, 3, 4, 32, 32) and video.dtype == torch.float32
+    # normalized with mean 0.45, std 0.225: range of (x - 0.45) / 0.225 for x in [0, 1]
+    assert video.min() >= -2.0 - 1e-5 and video.max() <= 2.45 + 1e-5
+
+
+def test_collate_clips_equals_default_collate_and_keeps_the_layout(
+    records: list[VideoRecord],
+) -> None:
+    for data in (make(records), make(records, repeated=2), make(records, mode="eval", crops=3)):
+        items = [data[i] for i in range(3)]
+        fast, reference = collate_clips(items), default_collate(items)
+        assert fast.keys() == reference.keys()
+        assert torch.equal(fast["video"], reference["video"]) and _is_channels_last(fast["video"])
+        assert torch.equal(fast["label"], reference["label"])
+        assert torch.equal(fast["index"], reference["index"])
+
+
+def test_sources_are_decoded_at_native_size_unless_much_larger(
+    records: list[VideoRecord],
+    real_videos_dir: Path,
+    requested: list[tuple[Path, list[int], int | None]],
+) -> None:
+    full_hd = real_videos_dir / "skeleton_demo_1920x1080_28fps.mp4"
+    augment = AugmentConfig(crop_size=32, short_side=300)  # 1080 > 1.5 x 300: downscaled
+    clips = [VideoRecord(records[0].path, 0), VideoRecord(full_hd, 1)]  # 64x48 and 1920x1080
+    for mode in ("train", "eval"):
+        requested.clear()
+        data = make(clips, mode=mode, augment=augment, bad_files="error")
+        assert data[0]["video"].shape[-3:] == data[1]["video"].shape[-3:] == (4, 32, 32)
+        assert [short_side for _, _, short_side in requested] == [None, 300]
+    requested.clear()
+    make(clips[1:], augment=augment.model_copy(update={"short_side": 720}))[0]
+    assert requested[0][2] is None  # 1080 <= 1.5 x 720: native
+
+
+def test_resolve_decoder_checks_torchcodec_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_probe() -> list[str]:
+        raise AssertionError("torchcodec was checked")
+
+    monkeypatch.setattr(dataset_module, "available_backends", no_probe)
+    assert resolve_decoder("pyav") == "pyav"
+    with pytest.raises(ConfigError, match=r"data\.decoder.*'decord'"):
+        resolve_decoder("decord")
+    monkeypatch.setattr(dataset_module, "available_backends", lambda: ["pyav"])
+    assert resolve_decoder("auto") == "pyav"
+    with pytest.raises(ConfigError, match="does not work here"):
+        resolve_decoder("torchcodec")
 
 
 def test_eval_item_clips_times_crops_and_deterministic(records: list[VideoRecord]) -> None:
@@ -109,7 +172,12 @@ def test_items_do_not_depend_on_workers(records: list[VideoRecord]) -> None:
 
     single = load(0, epoch=0)
     persistent = DataLoader(
-        data, batch_size=2, num_workers=2, persistent_workers=True, worker_init_fn=worker_init_fn
+        data,
+        batch_size=2,
+        num_workers=2,
+        persistent_workers=True,
+        worker_init_fn=worker_init_fn,
+        collate_fn=collate_clips,  # from shared memory, in the channels-last layout
     )
     parallel = load(2, epoch=0, loader=persistent)
     assert len(single) == len(parallel) == 2
@@ -142,7 +210,7 @@ def test_flip_maps_label_and_mirrors_clip(records: list[VideoRecord]) -> None:
 
 
 def test_segments_restrict_sampled_frames(
-    records: list[VideoRecord], requested: list[tuple[Path, list[int]]]
+    records: list[VideoRecord], requested: list[tuple[Path, list[int], int | None]]
 ) -> None:
     path = records[0].path  # 40 frames at 20 fps
     segment = [VideoRecord(path, 0, start=0.5, end=1.2)]  # frames 10..23
@@ -150,10 +218,10 @@ def test_segments_restrict_sampled_frames(
     for epoch in range(10):
         data.set_epoch(epoch)
         data[0]
-    assert requested and all(10 <= i < 24 for _, indices in requested for i in indices)
+    assert requested and all(10 <= i < 24 for _, indices, _ in requested for i in indices)
     requested.clear()
     make(segment, mode="eval", num_clips=3)[0]
-    wanted = sorted({i for _, indices in requested for i in indices})
+    wanted = sorted({i for _, indices, _ in requested for i in indices})
     assert wanted[0] == 10 and wanted[-1] == 23  # uniform clips span the segment end to end
 
     late = [VideoRecord(path, 0, start=5.0, end=6.0)]
@@ -162,17 +230,17 @@ def test_segments_restrict_sampled_frames(
 
 
 def test_stride_in_seconds_follows_each_video_fps(
-    records: list[VideoRecord], requested: list[tuple[Path, list[int]]]
+    records: list[VideoRecord], requested: list[tuple[Path, list[int], int | None]]
 ) -> None:
     sampling = SAMPLING.model_copy(update={"stride_seconds": 0.2})
     data = make(records[:2], mode="eval", sampling=sampling)  # 20 fps and 10 fps
     data[0], data[1]
-    strides = [np.diff(indices).tolist() for _, indices in requested]
+    strides = [np.diff(indices).tolist() for _, indices, _ in requested]
     assert strides == [[4, 4, 4], [2, 2, 2]]
 
 
 def test_repeated_augmentation_decodes_once(
-    records: list[VideoRecord], requested: list[tuple[Path, list[int]]]
+    records: list[VideoRecord], requested: list[tuple[Path, list[int], int | None]]
 ) -> None:
     data = make(records, repeated=3)
     item = data[0]

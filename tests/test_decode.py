@@ -236,6 +236,24 @@ def test_image_folder_reads_like_a_video(tmp_path: Path) -> None:
         read_clip(folder, [12])
 
 
+def test_jpeg_folder_is_decoded_at_reduced_scale_when_downscaled(
+    tmp_path: Path, real_videos_dir: Path
+) -> None:
+    """Full HD JPEG frames read at short side 256 match a full decode + resize closely."""
+    folder = tmp_path / "hd_frames"
+    folder.mkdir()
+    with av.open(str(real_videos_dir / "skeleton_demo_1920x1080_28fps.mp4")) as container:
+        for index, frame in zip(range(3), container.decode(video=0), strict=False):
+            frame.to_image().save(folder / f"img_{index:05d}.jpg", quality=90)
+    clip = read_clip(folder, [2, 0], short_side=256)
+    assert clip.shape == (2, 3, 256, 455)
+    for row, index in enumerate([2, 0]):
+        with Image.open(folder / f"img_{index:05d}.jpg") as image:
+            full = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
+        expected = F.resize(full, [256, 455], antialias=True).float()
+        assert (clip[row].float() - expected).abs().mean() < 2.0
+
+
 def test_image_folder_errors_name_the_file(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -9,7 +9,7 @@ import torch
 
 from motionfit.config import AugmentConfig
 from motionfit.data.mixing import VideoMixer
-from motionfit.data.transforms import EvalTransform
+from motionfit.data.transforms import EvalTransform, VideoNormalize
 
 NUM_CLASSES = 5
 
@@ -27,7 +27,7 @@ def batch(real_videos) -> torch.Tensor:
                 if len(frames) == 4:
                     break
         clips.append(transform(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2))[0])
-    return torch.stack(clips)
+    return VideoNormalize.from_config(AugmentConfig())(torch.stack(clips))
 
 
 def _labels(size: int) -> torch.Tensor:

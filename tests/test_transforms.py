@@ -1,4 +1,5 @@
-"""Spatial transforms, flip labels and the augmentation guard, on frames of real encoded video."""
+"""Spatial transforms (uint8 in, uint8 out), the decode-size rule, batch normalization, flip labels
+and the augmentation guard, on frames of real encoded video."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ import pytest
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
 
 from motionfit.config import AugmentConfig
 from motionfit.data.encode import write_video
 from motionfit.data.guard import AugmentationWarning, check_augmentations, enforce_guard
 from motionfit.data.transforms import (
     EvalTransform,
-    ModelInput,
     TrainTransform,
+    VideoNormalize,
+    decode_short_side,
     direction_sensitive_classes,
     flip_label_map,
+    stack_clips,
     warn_unmapped_direction_classes,
 )
 from motionfit.errors import ConfigError
@@ -28,12 +32,13 @@ from motionfit.errors import ConfigError
 SMALL = dict(crop_size=32, short_side=40)
 
 
-def _decode(path: Path, num_frames: int, short_side: int) -> torch.Tensor:
-    """The first frames of a video as uint8 [T, 3, H, W], short side resized (as the decoder)."""
+def _decode(path: Path, num_frames: int, short_side: int | None = None) -> torch.Tensor:
+    """The first frames of a video as uint8 [T, 3, H, W] (channels-last memory, as the decoder
+    gives), short side resized unless ``None``."""
     frames = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        scale = short_side / min(stream.height, stream.width)
+        scale = 1.0 if short_side is None else short_side / min(stream.height, stream.width)
         size = dict(width=round(stream.width * scale), height=round(stream.height * scale))
         for frame in container.decode(stream):
             frames.append(frame.to_ndarray(format="rgb24", **size))
@@ -51,7 +56,18 @@ def clip(real_videos_dir: Path) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def full_size_clip(real_videos_dir: Path) -> torch.Tensor:
     """4 frames of a real 340x256 clip at full size."""
-    return _decode(real_videos_dir / "h264_340x256_30fps.mp4", 4, 256)
+    return _decode(real_videos_dir / "h264_340x256_30fps.mp4", 4)
+
+
+@pytest.fixture(scope="module")
+def ucf_like_clip(real_videos_dir: Path) -> torch.Tensor:
+    """4 frames of a real 320x240 mpeg4 clip at full size (the benchmark's source size)."""
+    return _decode(real_videos_dir / "mpeg4_with_audio_320x240_25fps.avi", 4)
+
+
+def _is_channels_last(clip: torch.Tensor) -> bool:
+    """Whether a [..., C, T, H, W] clip is a view of [..., T, H, W, C] memory."""
+    return clip.movedim(-4, -1).is_contiguous()
 
 
 def _all_on() -> AugmentConfig:
@@ -81,7 +97,8 @@ def test_identical_frames_stay_identical_with_every_augmentation(clip):
 def test_default_train_output_shape_dtype_and_determinism(clip):
     transform = TrainTransform(AugmentConfig(**SMALL))
     out, flipped = transform(clip, torch.Generator().manual_seed(7))
-    assert out.shape == (3, 8, 32, 32) and out.dtype == torch.float32 and out.is_contiguous()
+    assert out.shape == (3, 8, 32, 32) and out.dtype == torch.uint8
+    assert _is_channels_last(out)  # no transposing copy was made
     torch.manual_seed(123)  # the global RNG must not matter, nor be consumed
     before = torch.get_rng_state()
     again, flipped_again = transform(clip, torch.Generator().manual_seed(7))
@@ -105,15 +122,108 @@ def test_flips_are_decided_by_the_generator_and_mirror_the_clip(clip):
     assert 70 < sum(flips) < 130
 
 
-def test_normalization_matches_torchvision(clip):
+def test_video_normalize_matches_torchvision_on_float(clip):
     cfg = AugmentConfig(**SMALL, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
     reference = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(cfg.mean, cfg.std)])
-    expected = reference(tv_tensors.Video(clip)).transpose(0, 1)
-    assert torch.allclose(ModelInput(cfg.mean, cfg.std)(clip), expected, atol=1e-5)
+    expected = reference(tv_tensors.Video(clip)).transpose(0, 1)  # [C, T, H, W]
+    normalize = VideoNormalize.from_config(cfg)
+    out = normalize(clip.transpose(0, 1))  # a channels-last view, as the transforms give
+    assert out.dtype == torch.float32 and out.is_contiguous()
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+    batch = torch.stack([clip.transpose(0, 1), clip.flip(-1).transpose(0, 1)])  # [B, C, T, H, W]
+    torch.testing.assert_close(normalize(batch)[1], expected.flip(-1), atol=1e-5, rtol=0)
+    repeats = batch.unsqueeze(1).expand(-1, 2, -1, -1, -1, -1)  # [B, R, C, T, H, W]
+    torch.testing.assert_close(normalize(repeats)[1, 1], expected.flip(-1), atol=1e-5, rtol=0)
+
+
+def test_video_normalize_follows_the_device_and_rejects_float(clip):
+    normalize = VideoNormalize((0.5, 0.4, 0.3), (0.2, 0.25, 0.5))
+    assert normalize.state_dict() == {}  # constants, not weights
+    on_meta = VideoNormalize((0.5, 0.4, 0.3), (0.2, 0.25, 0.5)).to("meta")
+    assert on_meta.mean.device.type == "meta"
+    out = on_meta(clip.transpose(0, 1).to("meta"))
+    assert out.device.type == "meta" and out.dtype == torch.float32
+    assert out.shape == (3, *clip.shape[:1], *clip.shape[2:])
+    white = torch.full((3, 2, 4, 4), 255, dtype=torch.uint8)
+    expected = torch.tensor([2.5, 2.4, 1.4]).view(3, 1, 1, 1).expand(3, 2, 4, 4)
+    torch.testing.assert_close(normalize(white), expected)
+    with pytest.raises(TypeError, match="uint8"):
+        normalize(white.float() / 255)
+    with pytest.raises(ValueError, match=r"\[\.\.\., 3, T, H, W\]"):
+        normalize(clip)  # [T, C, H, W]: channels in the wrong place
+
+
+def test_train_output_normalizes_to_the_per_channel_value():
+    cfg = AugmentConfig(**SMALL, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
     grey = torch.full((4, 3, 50, 60), 153, dtype=torch.uint8)
     out, _ = TrainTransform(cfg)(grey, torch.Generator().manual_seed(0))
+    assert torch.equal(out, torch.full((3, 4, 32, 32), 153, dtype=torch.uint8))
     per_channel = (torch.tensor([0.6] * 3) - torch.tensor(cfg.mean)) / torch.tensor(cfg.std)
-    assert torch.allclose(out, per_channel.view(3, 1, 1, 1).expand_as(out), atol=1e-5)
+    normalized = VideoNormalize.from_config(cfg)(out)
+    torch.testing.assert_close(normalized, per_channel.view(3, 1, 1, 1).expand_as(normalized))
+
+
+def test_decode_size_rule():
+    assert decode_short_side(320, 240, 256) is None  # smaller: the crop's resize upscales
+    assert decode_short_side(340, 256, 256) is None
+    assert decode_short_side(512, 384, 256) is None  # up to 1.5x the short side: native
+    assert decode_short_side(514, 386, 256) == 256  # beyond: downscaled while decoding
+    assert decode_short_side(854, 480, 256) == 256
+    assert decode_short_side(1920, 1080, 256) == 256
+    assert decode_short_side(1080, 1920, 256) == 256  # portrait: the short side is the width
+    assert decode_short_side(1920, 1080, 720) is None
+
+
+def test_native_frames_give_crops_relative_to_the_frame(ucf_like_clip):
+    """RandomResizedCrop on a frame decoded at its own size (320x240): scale and ratio are
+    relative to that frame, and the crop is resized once."""
+    whole = AugmentConfig(
+        crop_size=64, short_side=72, scale=(1.0, 1.0), ratio=(4 / 3, 4 / 3), hflip=0.0
+    )
+    out, _ = TrainTransform(whole)(ucf_like_clip, torch.Generator().manual_seed(0))
+    assert torch.equal(out, F.resize(ucf_like_clip, [64, 64], antialias=True).transpose(0, 1))
+    # ramps: red = column, green = row, in 0..255 across the frame
+    ramp_x = torch.arange(320).mul(255).div(319).round().to(torch.uint8).expand(240, 320)
+    ramp_y = torch.arange(240).mul(255).div(239).round().to(torch.uint8)[:, None].expand(240, 320)
+    ramps = torch.stack([ramp_x, ramp_y, ramp_x]).expand(2, -1, -1, -1)
+    quarter = whole.model_copy(update={"scale": (0.25, 0.25)})  # a 160x120 region
+    for seed in range(5):
+        crop, _ = TrainTransform(quarter)(ramps, torch.Generator().manual_seed(seed))
+        for channel in (0, 1):  # half the frame's width and height: half of each ramp
+            span = int(crop[channel].max()) - int(crop[channel].min())
+            assert 120 <= span <= 130, (seed, channel, span)
+
+
+def test_random_erasing_paints_the_mean_colour_in_every_frame():
+    cfg = AugmentConfig(**SMALL, random_erasing=1.0, hflip=0.0)  # mean 0.45: grey level 115
+    flat = torch.full((4, 3, 50, 60), 200, dtype=torch.uint8)
+    normalize = VideoNormalize.from_config(cfg)
+    erased_any = False
+    for seed in range(10):
+        out, _ = TrainTransform(cfg)(flat, torch.Generator().manual_seed(seed))
+        assert out.dtype == torch.uint8 and set(out.unique().tolist()) <= {115, 200}
+        box = out == 115
+        assert torch.equal(box, box[:1, :1].expand_as(box))  # one box, all channels and frames
+        erased_any |= bool(box.any())
+        assert torch.all(normalize(out)[box].abs() < 0.01)  # the mean colour normalizes to ~0
+    assert erased_any
+
+
+def test_appearance_steps_run_in_float_and_round_back(clip):
+    whole = dict(scale=(1.0, 1.0), ratio=(53 / 40, 53 / 40), hflip=0.0)  # the whole 53x40 frame
+    cfg = AugmentConfig(**SMALL, **whole)
+    plain, _ = TrainTransform(cfg)(clip, torch.Generator().manual_seed(0))
+    grey, _ = TrainTransform(cfg.model_copy(update={"grayscale": 1.0}))(
+        clip, torch.Generator().manual_seed(0)
+    )
+    as_float = plain.transpose(0, 1).float() / 255
+    expected = F.rgb_to_grayscale(as_float, num_output_channels=3).mul(255).round()
+    assert grey.dtype == torch.uint8
+    assert torch.equal(grey, expected.to(torch.uint8).transpose(0, 1))
+    jittered, _ = TrainTransform(cfg.model_copy(update={"color_jitter": 1.0}))(
+        clip, torch.Generator().manual_seed(0)
+    )
+    assert jittered.dtype == torch.uint8 and not torch.equal(jittered, plain)
 
 
 def test_augmentation_off_is_the_eval_centre_crop(clip):
@@ -125,27 +235,67 @@ def test_augmentation_off_is_the_eval_centre_crop(clip):
 
 
 def test_eval_centre_and_three_crops_on_real_frames(full_size_clip):
-    cfg = AugmentConfig()  # crop 224, short side 256; the clip is 340x256
-    to_model = ModelInput(cfg.mean, cfg.std)
+    cfg = AugmentConfig()  # crop 224, short side 256; the clip is 340x256: plain crops
     one = EvalTransform(cfg)(full_size_clip)
-    assert one.shape == (1, 3, 4, 224, 224)
+    assert one.shape == (1, 3, 4, 224, 224) and one.dtype == torch.uint8
     assert torch.equal(one, EvalTransform(cfg)(full_size_clip))
-    assert torch.equal(one[0], to_model(full_size_clip[..., 16:240, 58:282]))
+    assert _is_channels_last(one)
+    assert torch.equal(one[0], full_size_clip[..., 16:240, 58:282].transpose(0, 1))
     three = EvalTransform(cfg, crops=3)(full_size_clip)
     assert three.shape == (3, 3, 4, 224, 224)
     for view, left in zip(three, (0, 58, 116), strict=True):  # left, centre, right
-        assert torch.equal(view, to_model(full_size_clip[..., 16:240, left : left + 224]))
+        assert torch.equal(view, full_size_clip[..., 16:240, left : left + 224].transpose(0, 1))
     portrait = full_size_clip.transpose(-1, -2).contiguous()  # 256 wide, 340 high
     tall = EvalTransform(cfg, crops=3)(portrait)
     for view, top in zip(tall, (0, 58, 116), strict=True):  # top, centre, bottom
-        assert torch.equal(view, to_model(portrait[..., top : top + 224, 16:240]))
+        assert torch.equal(view, portrait[..., top : top + 224, 16:240].transpose(0, 1))
 
 
-def test_eval_resizes_the_short_side(full_size_clip):
+def _resize_then_crop(video: torch.Tensor, cfg: AugmentConfig, crops: int) -> torch.Tensor:
+    """The two-resize reference: short side to cfg's, then the crops of the resized frame."""
+    resized = F.resize(video, [cfg.resolved_short_side()], antialias=True)
+    height, width = resized.shape[-2:]
+    size = cfg.crop_size
+    top, left = round((height - size) / 2), round((width - size) / 2)
+    lefts = (0, left, width - size) if crops == 3 else (left,)
+    return torch.stack([resized[..., top : top + size, x : x + size] for x in lefts]).transpose(
+        1, 2
+    )
+
+
+def test_eval_crop_then_resize_is_close_to_resize_then_crop(full_size_clip, ucf_like_clip):
+    aligned = AugmentConfig(crop_size=112, short_side=128)  # 340x256 -> 170x128: exact 2x
+    for crops in (1, 3):
+        fused = EvalTransform(aligned, crops)(full_size_clip).float()
+        reference = _resize_then_crop(full_size_clip, aligned, crops).float()
+        assert fused.shape == reference.shape == (crops, 3, 4, 112, 112)
+        assert (fused - reference).abs().mean() < 0.2  # only the crop's edge pixels differ
+        inner = (fused - reference)[..., 2:-2, 2:-2].abs()
+        assert inner.max() <= 1  # rounding
+    # 320x240 -> 341x256: the region (210 source pixels) is centred in the source
+    assert EvalTransform(AugmentConfig(), crops=3).crop_regions(240, 320) == [
+        (15, 0, 210),
+        (15, 55, 210),
+        (15, 110, 210),
+    ]
+    fused = EvalTransform(AugmentConfig(), crops=3)(ucf_like_clip).float()
+    reference = _resize_then_crop(ucf_like_clip, AugmentConfig(), 3).float()
+    assert (fused - reference).abs().mean() < 4.0  # a sub-pixel shift on textured frames
+
+
+def test_eval_resizes_the_crop_region(full_size_clip):
     out = EvalTransform(AugmentConfig(**SMALL))(full_size_clip)
     assert out.shape == (1, 3, 4, 32, 32)
+    assert EvalTransform(AugmentConfig(**SMALL)).crop_regions(256, 340) == [(26, 68, 205)]
     with pytest.raises(ConfigError, match=r"augment\.short_side"):
         EvalTransform(AugmentConfig(crop_size=64, short_side=32))
+
+
+def test_stack_clips_keeps_values_and_layout(clip):
+    clips = [clip.transpose(0, 1), clip.flip(-1).transpose(0, 1)]
+    stacked = stack_clips(clips)
+    assert stacked.shape == (2, 3, 8, *clip.shape[-2:]) and _is_channels_last(stacked)
+    assert torch.equal(stacked[0], clips[0]) and torch.equal(stacked[1], clips[1])
 
 
 def test_rejects_channels_first_layout(clip):
@@ -162,7 +312,7 @@ def test_pipeline_on_an_encoded_video_keeps_moving_content_apart(tmp_path):
     out, flipped = TrainTransform(AugmentConfig(**SMALL, scale=(1.0, 1.0)))(
         video, torch.Generator().manual_seed(3)
     )
-    mass = out[0] - out[0].min()  # brightness above the background, per frame [T, S, S]
+    mass = (out[0] - out[0].min()).float()  # brightness above the background, per frame [T, S, S]
     centres = [float((mass[t].sum(0) * torch.arange(32)).sum() / mass[t].sum()) for t in range(6)]
     moving = np.diff(centres) < 0 if flipped else np.diff(centres) > 0
     assert moving.all()  # the motion survives the crop (mirrored when flipped)

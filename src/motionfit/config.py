@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from motionfit.atomic import atomic_write_text
 from motionfit.errors import ConfigError
 
 
@@ -230,6 +231,9 @@ class TrainConfig(_Section):
     devices: str = Field("auto", description="Devices per node: auto, N, or a list like '0,1'.")
     num_nodes: int = Field(1, ge=1, description="Nodes for multi-node DDP.")
     strategy: str = Field("auto", description="Lightning strategy (auto = ddp on >1 device).")
+    sync_batchnorm: bool = Field(
+        False, description="Synchronize BatchNorm statistics across DDP processes."
+    )
     clean_train_videos: int = Field(
         64, ge=0, description="Training videos scored with eval transforms each epoch."
     )
@@ -365,10 +369,7 @@ def apply_override(raw: dict[str, Any], item: str) -> dict[str, Any]:
 
 def dump_config(config: Config, path: str | Path) -> None:
     """Write the resolved config as YAML, atomically."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(config.to_yaml())
-    tmp.replace(path)
+    atomic_write_text(path, config.to_yaml())
 
 
 def field_keys() -> list[str]:

@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exc
 
 from motionfit import __version__
-from motionfit.cli import config_cmd, data_cmd, models_cmd
+from motionfit.cli import config_cmd, data_cmd, eval_cmd, models_cmd, train_cmd
 from motionfit.errors import MotionfitError
 
 app = typer.Typer(
@@ -49,7 +49,7 @@ def root(
     _state["verbose"] = verbose
 
 
-for _module in (config_cmd, data_cmd, models_cmd):
+for _module in (config_cmd, data_cmd, models_cmd, train_cmd, eval_cmd):
     _module.register(app)
 
 
@@ -74,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"{exc.format_message()}{hint}", exc)
     except click_exc.ClickException as exc:
         return _fail(exc.format_message(), exc)
-    except click_exc.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except click_exc.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
     return 0
 

@@ -143,7 +143,8 @@ def read_records(
     Formats (``auto`` guesses from the path):
 
     - ``folder``: ``root/<class>/<video files or frame folders>`` (searched recursively inside
-      each class folder); classes are the sub-folders sorted by name.
+      each class folder); classes are the sub-folders sorted by name, or the order of a
+      ``root/labels.txt`` when there is one.
     - ``list``: one ``path label [start end]`` per line, separated by spaces, tabs or commas
       (paths containing spaces need tabs or commas); ``label`` is a class name or an integer id;
       a line with only a path is unlabeled (-1). Or a CSV whose header names the columns:
@@ -255,6 +256,8 @@ def _read_folder(root: Path, label_map: LabelMap | None) -> tuple[list[VideoReco
     class_dirs = [p for p in _visible_children(root) if p.is_dir()]
     if not class_dirs:
         raise DataError(f"{root}: no class folders found")
+    if label_map is None and (root / LABELS_FILE).is_file():
+        label_map = LabelMap.load(root / LABELS_FILE)
     if label_map is None:
         label_map = LabelMap.from_names(p.name for p in class_dirs)
     records = []

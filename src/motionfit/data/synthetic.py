@@ -36,7 +36,7 @@ MOTIONS: dict[str, Callable[[float], tuple[float, float, float, float]]] = {
     "grow": lambda p: (0.0, 0.0, 0.0, 2 * p - 1),
     "shrink": lambda p: (0.0, 0.0, 0.0, 1 - 2 * p),
     "move_up_right": lambda p: ((p - 0.5) * 0.7, (0.5 - p) * 0.7, 0.0, 0.0),
-    "move_down_left": lambda p: ((0.5 - p) * 0.7, (p - 0.5) * 0.7, 0.0, 0.0),
+    "move_up_left": lambda p: ((0.5 - p) * 0.7, (0.5 - p) * 0.7, 0.0, 0.0),
     "bounce_horizontal": lambda p: (abs(1.0 - 2.0 * p) - 0.5, 0.0, 0.0, 0.0),
     "bounce_vertical": lambda p: (0.0, abs(1.0 - 2.0 * p) - 0.5, 0.0, 0.0),
 }
@@ -45,13 +45,14 @@ MOTIONS: dict[str, Callable[[float], tuple[float, float, float, float]]] = {
 FLIP_PAIRS = {
     "move_left": "move_right",
     "rotate_clockwise": "rotate_counterclockwise",
-    "move_up_right": "move_down_left",
+    "move_up_right": "move_up_left",
 }
 
 SHAPES = ("circle", "square", "triangle", "cross", "bar", "ell")
 ORIENTED_SHAPES = ("triangle", "cross", "bar", "ell")  # rotation is visible on these
 TEXTURES = ("solid", "stripes", "checker", "dots")
 METADATA_FILE = "synth.json"
+RENDER_VERSION = 2  # bump when rendering changes, so cached datasets are made again
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class SynthSpec:
     per_class: int = 20
     seed: int = 0
     size: tuple[int, int] = (64, 64)
-    frames: tuple[int, int] = (32, 48)
+    frames: tuple[int, int] = (16, 32)
     fps: tuple[float, float] = (20.0, 30.0)
     shortcut: float = 0.0
 
@@ -93,7 +94,7 @@ def make_dataset(
     per_class: int = 20,
     seed: int = 0,
     size: tuple[int, int] = (64, 64),
-    frames: tuple[int, int] = (32, 48),
+    frames: tuple[int, int] = (16, 32),
     fps: tuple[float, float] = (20.0, 30.0),
     shortcut: float = 0.0,
     workers: int = 1,
@@ -117,7 +118,8 @@ def make_dataset(
         for job in jobs:
             _write_one(job)
     (out / "labels.txt").write_text("".join(f"{name}\n" for name in names))
-    (out / METADATA_FILE).write_text(json.dumps(asdict(spec), indent=2) + "\n")
+    metadata = {**asdict(spec), "render_version": RENDER_VERSION}
+    (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
     return out
 
 
@@ -129,7 +131,7 @@ def is_complete(out: str | Path, **params: object) -> bool:
         return False
     spec = SynthSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
     stored = json.loads(meta.read_text())
-    if stored != json.loads(json.dumps(asdict(spec))):
+    if stored != json.loads(json.dumps({**asdict(spec), "render_version": RENDER_VERSION})):
         return False
     names = class_names(spec.classes)
     return all(
@@ -145,13 +147,9 @@ def render_video(spec: SynthSpec, label: int, index: int) -> tuple[np.ndarray, f
     height, width = spec.size
     num_frames = int(rng.integers(spec.frames[0], spec.frames[1] + 1))
     fps = float(np.round(rng.uniform(*spec.fps), 2))
-    motion = MOTIONS[class_names(spec.classes)[label]]
-    scene = _random_scene(
-        rng,
-        spec,
-        label,
-        motion is MOTIONS["rotate_clockwise"] or motion is MOTIONS["rotate_counterclockwise"],
-    )
+    name = class_names(spec.classes)[label]
+    motion = MOTIONS[name]
+    scene = _random_scene(rng, spec, label, num_frames, oriented=name.startswith("rotate_"))
     grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
     video = np.empty((num_frames, height, width, 3), dtype=np.uint8)
     for t in range(num_frames):
@@ -222,7 +220,9 @@ class _Scene:
     growth: float
 
 
-def _random_scene(rng: np.random.Generator, spec: SynthSpec, label: int, oriented: bool) -> _Scene:
+def _random_scene(
+    rng: np.random.Generator, spec: SynthSpec, label: int, num_frames: int, oriented: bool
+) -> _Scene:
     height, width = spec.size
     short = min(height, width)
     background = _random_background(rng, spec, label)
@@ -257,7 +257,7 @@ def _random_scene(rng: np.random.Generator, spec: SynthSpec, label: int, oriente
         distractors=distractors,
         travel_x=travel_x,
         travel_y=travel_y,
-        turn=float(rng.uniform(0.5, 1.0) * 2 * math.pi),
+        turn=float(np.radians(rng.uniform(3.0, 7.0)) * num_frames),
         growth=growth,
     )
 

@@ -1,8 +1,16 @@
 """Spatial transforms of a clip, the same parameters for every frame (torchvision.transforms.v2
-on ``tv_tensors.Video``), and the flip-label helpers.
+on ``tv_tensors.Video``), the rule for the size to decode at, the batch normalization and the
+flip-label helpers.
 
-Input is a decoded clip, uint8 ``[T, C, H, W]``; output is the model's float ``[C, T, S, S]``,
-normalized. Crops and resizes run on uint8; the float conversion comes last.
+Clips stay uint8 from the decoder to the batch: a transform takes a decoded clip, uint8
+``[T, C, H, W]`` at any size, and returns uint8 ``[C, T, S, S]`` clips with one resize each.
+:class:`VideoNormalize` turns a batch into the model's normalized float on the training device,
+where the conversion is cheap, and 4x fewer bytes cross the DataLoader and the host-device link.
+
+Clip outputs are ``[C, T, S, S]`` views of channels-last ``[T, S, S, C]`` memory (what
+torchvision's fast uint8 resize writes): no transposing copy per clip. Collate them with
+:func:`motionfit.data.dataset.collate_clips` to keep that layout; :class:`VideoNormalize` returns
+contiguous float.
 """
 
 from __future__ import annotations
@@ -20,6 +28,11 @@ from motionfit.config import AugmentConfig
 from motionfit.data.guard import AugmentationWarning
 from motionfit.errors import ConfigError
 
+NATIVE_DECODE_MAX_RATIO = 1.5
+"""Sources whose short side is at most this many times ``augment.short_side`` are decoded at
+their own size (the crop's resize is the clip's only resize); larger ones are downscaled while
+decoding (see :func:`decode_short_side`)."""
+
 DIRECTION_WORDS = frozenset(
     {
         "left",
@@ -35,10 +48,85 @@ DIRECTION_WORDS = frozenset(
 )
 
 
+def decode_short_side(width: int, height: int, short_side: int) -> int | None:
+    """The short side to decode a ``width`` x ``height`` source at, for crops made for frames of
+    short side ``short_side`` (``augment.resolved_short_side()``); ``None`` = native size.
+
+    The rule (one resize per clip): a source whose short side is at most
+    ``NATIVE_DECODE_MAX_RATIO`` (1.5) times ``short_side`` (384 px for 256), smaller ones
+    included, is decoded at its own size and the transform's crop-then-resize is the only
+    resize (RandomResizedCrop's scale and ratio are relative to the frame, so the crops are as
+    mild as at ``short_side``). Larger sources are downscaled to ``short_side`` by the decoder,
+    in YUV before the RGB conversion, then cropped and resized again: measured per 16-frame
+    h264 clip (``benchmarks/loader.py --decode-sizes``), native decoding costs the same or less
+    up to 512x384 and 5-8% more from 640x480 to 1080p (resizing a ~900-pixel 1080p crop to 224
+    costs ~6x a ~240-pixel one), and full-size 1080p frames would hold 100 MB per clip in a
+    worker instead of 6 MB.
+    """
+    if min(width, height) <= NATIVE_DECODE_MAX_RATIO * short_side:
+        return None
+    return short_side
+
+
+class VideoNormalize(torch.nn.Module):
+    """uint8 clips ``[..., C, T, H, W]`` (channel dim -4; any layout) -> contiguous float32
+    ``(x / 255 - mean) / std`` per channel, on the input's device.
+
+    Runs on the batch in the training step (``.to(device)`` moves ``mean`` and ``std``, which
+    are not saved in state dicts). A float input raises TypeError: it was converted already.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        if len(mean) != len(std) or min(std) <= 0:
+            raise ValueError(f"mean and std need one value per channel, std > 0: {mean}, {std}")
+        shape = (-1, 1, 1, 1)
+        self.register_buffer(
+            "mean", torch.tensor(mean, dtype=torch.float32).view(shape), persistent=False
+        )
+        self.register_buffer(
+            "std", torch.tensor(std, dtype=torch.float32).view(shape), persistent=False
+        )
+
+    @classmethod
+    def from_config(cls, cfg: AugmentConfig) -> VideoNormalize:
+        """The normalization of ``augment.mean`` / ``augment.std``."""
+        return cls(cfg.mean, cfg.std)
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        """Convert and normalize ``video`` (see the class docstring)."""
+        if video.dtype != torch.uint8:
+            raise TypeError(
+                f"VideoNormalize expects uint8 clips, got {video.dtype} (already normalized?)"
+            )
+        if video.ndim < 4 or video.shape[-4] != len(self.mean):
+            raise ValueError(
+                f"expected [..., {len(self.mean)}, T, H, W] clips, got {tuple(video.shape)}"
+            )
+        # Hand-written: v2.ToDtype + Normalize make three float passes on [..., C, H, W]; this
+        # converts (and makes contiguous) in one pass, then scales and shifts in place.
+        out = video.to(torch.float32, memory_format=torch.contiguous_format)
+        return out.mul_(1.0 / (255.0 * self.std)).sub_(self.mean / self.std)
+
+
 class EvalTransform:
-    """Deterministic view(s) of a clip: resize the short side to ``cfg.resolved_short_side()``,
-    then a centre crop (``crops=1``) or left/centre/right crops along the long side (``crops=3``,
-    top/centre/bottom for portrait video) as SlowFast and mmaction2 do."""
+    """Deterministic view(s) of a clip: the centre crop (``crops=1``) or left/centre/right crops
+    along the long side (``crops=3``, top/centre/bottom for portrait video, as SlowFast and
+    mmaction2 do) of the frame resized to short side ``cfg.resolved_short_side()``.
+
+    Fused into crop-then-resize (one resize, of the crop only): each crop is the square region
+    of the source that becomes the ``crop_size`` crop after a short-side resize, resized to
+    ``crop_size``. A source already at the short side gets plain crops, pixel for pixel those of
+    resize-then-crop. Otherwise two things differ: the region is whole source pixels, centred in
+    the source (resize-then-crop centres in the resized frame, whose long side is truncated: up
+    to ~0.6 source pixels apart at 320x240 -> 256), and the resize filter does not reach past
+    the region's edge. On real frames: 0.04 grey levels mean absolute difference (of 255) when
+    the two align (340x256 -> 128, crop 112; only edge pixels differ), 0.2-2.6 with the sub-pixel
+    shift (320x240 and 426x240 -> 256, crop 224).
+    """
 
     def __init__(self, cfg: AugmentConfig, crops: int = 1) -> None:
         if crops not in (1, 3):
@@ -51,40 +139,42 @@ class EvalTransform:
                 f"augment.crop_size ({self.crop_size})"
             )
         self.crops = crops
-        self._to_model = ModelInput(cfg.mean, cfg.std)
 
     def __call__(self, video: torch.Tensor) -> torch.Tensor:
-        """uint8 ``[T, C, H, W]`` -> float ``[crops, C, T, S, S]``."""
+        """uint8 ``[T, C, H, W]`` -> uint8 ``[crops, C, T, S, S]``."""
         video = _as_video(video)
-        if min(video.shape[-2:]) != self.short_side:
-            video = F.resize(video, [self.short_side], antialias=True)
         height, width = video.shape[-2:]
-        return torch.stack(
-            [
-                self._to_model(F.crop(video, top, left, self.crop_size, self.crop_size))
-                for top, left in self.crop_origins(height, width)
-            ]
-        )
+        views = []
+        for top, left, side in self.crop_regions(height, width):
+            if side == self.crop_size:
+                view = F.crop(video, top, left, side, side)
+            else:
+                size = [self.crop_size, self.crop_size]
+                view = F.resized_crop(video, top, left, side, side, size, antialias=True)
+            views.append(view.transpose(0, 1))
+        return stack_clips(views)
 
-    def crop_origins(self, height: int, width: int) -> list[tuple[int, int]]:
-        """(top, left) of each crop in a ``height`` x ``width`` frame."""
-        size = self.crop_size
-        centre = (round((height - size) / 2), round((width - size) / 2))
+    def crop_regions(self, height: int, width: int) -> list[tuple[int, int, int]]:
+        """(top, left, side) of each crop's square region in a ``height`` x ``width`` frame."""
+        short = min(height, width)
+        side = max(1, min(short, round(self.crop_size * short / self.short_side)))
+        centre = (round((height - side) / 2), round((width - side) / 2))
         if self.crops == 1:
-            return [centre]
+            return [(*centre, side)]
         if height > width:
-            return [(top, centre[1]) for top in (0, centre[0], height - size)]
-        return [(centre[0], left) for left in (0, centre[1], width - size)]
+            return [(top, centre[1], side) for top in (0, centre[0], height - side)]
+        return [(centre[0], left, side) for left in (0, centre[1], width - side)]
 
 
 class TrainTransform:
     """Random spatial augmentation of a clip, one parameter draw for all its frames.
 
-    RandomResizedCrop and horizontal flip on uint8; then, when configured, colour jitter,
-    grayscale and the guarded rotation, perspective, elastic and blur on float 0-1; random
-    erasing on the normalized clip. Every random draw comes from the ``generator`` passed in,
-    so the output depends only on it. With ``cfg.enabled`` or ``cfg.spatial`` off this is the
-    single centre crop of :class:`EvalTransform`.
+    RandomResizedCrop (its scale and ratio relative to the decoded frame) and horizontal flip
+    on uint8; then, when configured, colour jitter, grayscale and the guarded rotation,
+    perspective, elastic and blur in float 0-1, rounded back to uint8; random erasing last,
+    with the mean colour (what normalization maps to 0). Every random draw comes from the
+    ``generator`` passed in, so the output depends only on it. With ``cfg.enabled`` or
+    ``cfg.spatial`` off this is the single centre crop of :class:`EvalTransform`.
     """
 
     def __init__(self, cfg: AugmentConfig) -> None:
@@ -96,58 +186,39 @@ class TrainTransform:
         )
         self.appearance = _appearance_transforms(cfg)
         self.erasing = (
-            v2.RandomErasing(p=cfg.random_erasing, value=0.0, inplace=True)
+            v2.RandomErasing(p=cfg.random_erasing, value=[round(255 * m) for m in cfg.mean])
             if cfg.random_erasing > 0
             else None
         )
-        self._to_model = ModelInput(cfg.mean, cfg.std)
 
     def __call__(
         self, video: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, bool]:
-        """uint8 ``[T, C, H, W]`` -> (float ``[C, T, S, S]`` normalized, whether it was
-        flipped)."""
+        """uint8 ``[T, C, H, W]`` -> (uint8 ``[C, T, S, S]``, whether it was flipped)."""
         if not self.augment:
             return self.eval_transform(video)[0], False
         video = _as_video(video)
         seed = int(torch.randint(2**62, (1,), generator=generator))
         flipped = bool(torch.rand((), generator=generator) < self.hflip)
         # v2 transforms draw from the global RNG: run them on a forked, reseeded copy of it
+        # (torch.manual_seed would also seed every accelerator backend: 0.2 ms per call)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
             clip = self.crop(video)
             if flipped:
                 clip = F.horizontal_flip(clip)
             if self.appearance is not None:
-                clip = self.appearance(F.to_dtype(clip, torch.float32, scale=True))
-            out = self._to_model(clip)
+                clip = _float_step(self.appearance, clip)
             if self.erasing is not None:
-                # a [T, C, H, W] view of the output: one box, erased in place in every frame
-                self.erasing(tv_tensors.Video(out.transpose(0, 1)))
-        return out, flipped
+                clip = self.erasing(clip)
+        return clip.as_subclass(torch.Tensor).transpose(0, 1), flipped
 
 
-class ModelInput:
-    """A clip ``[T, C, H, W]`` (uint8, or float in 0-1) -> float ``[C, T, H, W]`` normalized by
-    ``mean`` / ``std`` (in 0-1 units).
-
-    Hand-written: v2.ToDtype + Normalize make three float passes and keep ``[T, C, H, W]``;
-    this converts and transposes in one copy and normalizes in place.
-    """
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1, 1)
-        self.inv_std = 1.0 / torch.tensor(std, dtype=torch.float32).view(-1, 1, 1, 1)
-
-    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
-        """Convert and normalize one clip."""
-        if clip.dtype == torch.uint8:
-            offset, scale = self.mean * 255.0, self.inv_std / 255.0
-        else:
-            offset, scale = self.mean, self.inv_std
-        out = clip.as_subclass(torch.Tensor).transpose(0, 1)
-        out = out.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
-        return out.sub_(offset).mul_(scale)
+def stack_clips(clips: Sequence[torch.Tensor]) -> torch.Tensor:
+    """uint8 ``[C, T, H, W]`` clips -> ``[N, C, T, H, W]`` in one copy, keeping the channels-last
+    memory of the transforms' outputs (``[N, T, H, W, C]`` underneath)."""
+    memory = [clip.as_subclass(torch.Tensor).permute(1, 2, 3, 0) for clip in clips]
+    return torch.stack(memory).permute(0, 4, 1, 2, 3)
 
 
 def flip_label_map(class_names: Sequence[str], pairs: Mapping[str, str]) -> dict[int, int]:
@@ -202,6 +273,18 @@ def warn_unmapped_direction_classes(
 def _words(name: str) -> list[str]:
     """Lower-case words of a class name, split at separators and camelCase boundaries."""
     return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)]
+
+
+def _float_step(step: v2.Transform, clip: tv_tensors.Video) -> tv_tensors.Video:
+    """Run ``step`` on the uint8 clip in float 0-1 and round the result back to uint8.
+
+    The frames go in as one ``Image`` batch ``[T, C, H, W]`` (one parameter draw for all of
+    them, as for a Video): torchvision 0.29 has no Video kernel for ``rgb_to_grayscale``, so
+    ``RandomGrayscale`` would pass a ``Video`` through unchanged.
+    """
+    frames = tv_tensors.Image(clip.as_subclass(torch.Tensor).to(torch.float32).div_(255))
+    out = step(frames).as_subclass(torch.Tensor)
+    return tv_tensors.Video(out.mul(255).round_().clamp_(0, 255).to(torch.uint8))
 
 
 def _as_video(video: torch.Tensor) -> tv_tensors.Video:

@@ -1,0 +1,206 @@
+"""``motionfit evaluate | report | predict | export``: use a trained run directory."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from motionfit.cli.common import console, err_console
+from motionfit.errors import DataError
+
+CLIPS_OPTION = typer.Option(
+    None, "--clips", help="Uniform clips per video (default: the run's eval.clips)."
+)
+CROPS_OPTION = typer.Option(
+    None, "--crops", help="Spatial crops per clip, 1 or 3 (default: the run's eval.crops)."
+)
+WORKERS_OPTION = typer.Option(
+    None, "--workers", min=0, help="DataLoader worker processes (default: data.num_workers)."
+)
+
+
+class ExportFormat(str, Enum):
+    """Formats of ``motionfit export``."""
+
+    onnx = "onnx"
+    torchscript = "torchscript"
+
+
+def evaluate(
+    target: Path = typer.Argument(..., help="Run directory, or a checkpoint inside one."),
+    data: str = typer.Option(..., "--data", help="Labeled test data (folder, list, split file)."),
+    clips: int | None = CLIPS_OPTION,
+    crops: int | None = CROPS_OPTION,
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: RUN_DIR/eval)."),
+    data_format: str = typer.Option("auto", "--format", help="Format of --data (data.format)."),
+    video_root: str | None = typer.Option(
+        None, "--video-root", help="Folder the paths of a list file are relative to."
+    ),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, help="Clips per batch (default: eval.batch_size)."
+    ),
+    workers: int | None = WORKERS_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
+) -> None:
+    """Multi-view test of a trained run: top-1/top-5, mean class accuracy, per-class scores,
+    confusion matrix. Writes metrics.json, confusion.png, per_class.csv and mistakes.csv.
+    Classes are matched to the run's by name."""
+    from motionfit.data.records import read_records
+    from motionfit.evaluation import align_labels, eval_dir, evaluate_run
+    from motionfit.run import load_run
+
+    _check_views(clips, crops)
+    run = load_run(target)
+    records, labels = read_records(data, data_format, video_root)
+    records = align_labels(records, labels, run.labels, data)
+    out_dir = out if out is not None else eval_dir(run.paths)
+    result = evaluate_run(
+        run,
+        records,
+        clips=clips,
+        crops=crops,
+        out_dir=out_dir,
+        batch_size=batch_size,
+        num_workers=workers,
+        data_name=data,
+    )
+    _report_unreadable([(u["video"], u["reason"]) for u in result["unreadable"]])
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table("metric", "value", title=f"{run.config.model.name} on {data}")
+    for label, key in (
+        ("top-1 (video)", "top1"),
+        (f"top-{result['top_k']}", "top5"),
+        ("mean class accuracy", "mean_class_accuracy"),
+        ("top-1 (single clip)", "clip_top1"),
+        ("macro F1", "macro_f1"),
+    ):
+        table.add_row(label, f"{result[key]:.2%}")
+    table.add_row("videos", str(result["num_videos"]))
+    table.add_row("views per video", f"{result['clips']} clips x {result['crops']} crops")
+    console.print(table)
+    console.print(f"wrote metrics.json, confusion.png, per_class.csv, mistakes.csv to {out_dir}")
+
+
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run directories to compare."),
+    out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
+    test: str | None = typer.Option(
+        None, "--test", help="Evaluate every run on this data first (rewrites RUN_DIR/eval)."
+    ),
+    clips: int | None = CLIPS_OPTION,
+    crops: int | None = CROPS_OPTION,
+    workers: int | None = WORKERS_OPTION,
+) -> None:
+    """One self-contained HTML page comparing runs: accuracies and overfitting gap, learning
+    curves, confusion matrices and the config differences."""
+    from motionfit.report import build_report
+
+    _check_views(clips, crops)
+    path = build_report(runs, out, test=test, clips=clips, crops=crops, num_workers=workers)
+    console.print(f"wrote {path}")
+
+
+def predict(
+    target: Path = typer.Argument(..., help="A video file, or a folder of videos."),
+    run_dir: Path = typer.Option(..., "--run", help="Run directory (or a checkpoint in one)."),
+    top_k: int = typer.Option(5, "--top-k", min=1, help="Classes to show per video."),
+    window: float | None = typer.Option(
+        None, "--window", min=0.001, help="Seconds per window: print a timeline of each video."
+    ),
+    hop: float | None = typer.Option(
+        None, "--hop", min=0.001, help="Seconds between windows (default: --window)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Also write the results (.csv/.json)."),
+    clips: int | None = CLIPS_OPTION,
+    crops: int | None = CROPS_OPTION,
+    workers: int = typer.Option(0, "--workers", min=0, help="DataLoader worker processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Top-k classes with probabilities per video, with the run's own preprocessing; with
+    --window, the top class of each window. Unreadable files are reported on stderr and the
+    others go on (exit 0 if at least one video was read, else 2)."""
+    from motionfit.predict import find_videos, predict_timeline, predict_videos, write_predictions
+    from motionfit.run import load_run
+
+    _check_views(clips, crops)
+    if hop is not None and window is None:
+        raise DataError("--hop needs --window")
+    if out is not None and out.suffix.lower() not in (".csv", ".json"):
+        raise DataError(f"--out must end in .csv or .json, got {out.name}")
+    videos = find_videos(target)
+    run = load_run(run_dir)
+    options = {"top_k": top_k, "clips": clips, "crops": crops, "num_workers": workers}
+    if window is None:
+        result = predict_videos(run, videos, **options)
+    else:
+        result = predict_timeline(run, videos, window=window, hop=hop or window, **options)
+    _report_unreadable([(str(v), why) for v, why in result.failed])
+    if not result.predictions:
+        raise DataError(f"none of the {len(videos)} videos could be read")
+    if out is not None:
+        write_predictions(result, out)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    elif window is None:
+        for p in result.predictions:
+            console.print(f"[bold]{escape(str(p.video))}[/bold]", highlight=False)
+            for rank, score in enumerate(p.top, start=1):
+                line = f"  {rank}. {score.label:<30} {score.probability:.3f}"
+                console.print(line, markup=False, highlight=False)
+    else:
+        several = len({p.video for p in result.predictions}) > 1
+        columns = ["start (s)", "end (s)", "top class", "probability"]
+        table = Table(*(["video", *columns] if several else columns))
+        for p in result.predictions:
+            best = p.top[0]
+            row = [f"{p.start:.2f}", f"{p.end:.2f}", best.label, f"{best.probability:.3f}"]
+            table.add_row(*([p.video.name, *row] if several else row))
+        console.print(table)
+    if out is not None:
+        err_console.print(f"wrote {out}")
+
+
+def export(
+    run_dir: Path = typer.Argument(..., help="Run directory (or a checkpoint in one)."),
+    fmt: ExportFormat = typer.Option(..., "--format", help="onnx or torchscript."),
+    out: Path = typer.Option(..., "--out", help="File to write (its sidecar is FILE.json)."),
+) -> None:
+    """Export the model (float32 [batch, 3, T, S, S] -> logits, dynamic batch) with a JSON
+    sidecar of its preprocessing and labels, and check it against PyTorch."""
+    from motionfit.export import export_run
+    from motionfit.run import load_run
+
+    result = export_run(load_run(run_dir), out, fmt.value)
+    console.print(f"wrote {result.model_path} and {result.sidecar_path}")
+    if result.max_abs_diff is None:
+        console.print("not checked against PyTorch: onnxruntime is not installed")
+    else:
+        console.print(f"max |logit difference| vs PyTorch: {result.max_abs_diff:.2e}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``evaluate``, ``report``, ``predict`` and ``export`` commands to the root app."""
+    app.command("evaluate")(evaluate)
+    app.command("report")(report)
+    app.command("predict")(predict)
+    app.command("export")(export)
+
+
+def _check_views(clips: int | None, crops: int | None) -> None:
+    from motionfit.evaluation.inference import check_views
+
+    check_views(1 if clips is None else clips, 1 if crops is None else crops)
+
+
+def _report_unreadable(failed: list[tuple[str, str]]) -> None:
+    for video, reason in failed:
+        err_console.print(
+            f"skipped unreadable video {video}: {reason}", markup=False, highlight=False
+        )

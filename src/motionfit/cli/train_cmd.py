@@ -1,0 +1,104 @@
+"""``motionfit train`` and ``motionfit demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from motionfit.cli.common import CONFIG_OPTION, SET_OPTION, console
+from motionfit.errors import ConfigError
+
+
+def train(
+    data: str | None = typer.Option(
+        None, "--data", help="Training data (folder, list, split file)."
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to create."),
+    config: str | None = CONFIG_OPTION,
+    val: str | None = typer.Option(None, "--val", help="Validation data (default: 70/30 split)."),
+    test: str | None = typer.Option(None, "--test", help="Test data, scored after training."),
+    overrides: list[str] | None = SET_OPTION,
+    resume: Path | None = typer.Option(
+        None, "--resume", help="Continue the run in this directory from its last checkpoint."
+    ),
+    init_from: Path | None = typer.Option(
+        None, "--init-from", help="Start from the weights of another run (e.g. a pretraining run)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a model; writes config, labels, checkpoints, metrics.csv, curves and weights."""
+    from motionfit.config import load_config
+    from motionfit.run import RunPaths
+    from motionfit.train.fit import train as run_training
+
+    quiet_lightning()
+    if resume is not None:
+        if config or data or val or test or init_from:
+            raise ConfigError(
+                "--resume continues a run with its own config and data; "
+                "only --set overrides may be added"
+            )
+        cfg = load_config(RunPaths(resume).config, overrides)
+        out = resume
+    else:
+        if out is None:
+            raise ConfigError("missing --out RUN_DIR (where the run is written)")
+        sets = {"data.source": data, "data.val": val, "data.test": test}
+        cfg = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in sets.items() if v)])
+    result = run_training(
+        cfg, out, resume=resume is not None, init_from=init_from, progress=not quiet
+    )
+    score = "n/a" if result.best_score is None else f"{result.best_score:.4f}"
+    if result.test_metrics:
+        console.print(f"test top-1 {result.test_metrics['top1']:.1%} (see {result.run.root}/eval)")
+    console.print(
+        f"done: {result.epochs} epochs, {result.steps} steps; best {result.monitor} = {score}\n"
+        f"run directory: {result.run.root} (weights {result.run.model.name}, "
+        f"metrics {result.run.metrics.name}, curves {result.run.curves.name})"
+    )
+
+
+def demo(
+    out: Path = typer.Option(
+        Path("motionfit-demo"), "--out", "-o", help="Run directory to create."
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Where the synthetic data is made and cached "
+        "(default: $MOTIONFIT_CACHE/demo-data or ~/.cache/motionfit/demo-data).",
+    ),
+    overrides: list[str] | None = SET_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """The main job on a CPU: make the synthetic motion set, train the tiny motion CNN with
+    the default augmentation and regularization, and score a held-out test set."""
+    import time
+
+    from motionfit.demo import run_demo
+
+    quiet_lightning()
+    start = time.perf_counter()
+    result = run_demo(out, data_root=data_dir, overrides=overrides, progress=not quiet)
+    minutes = (time.perf_counter() - start) / 60
+    m = result.metrics
+    console.print(
+        f"held-out test: top-1 {m['top1']:.1%}, top-5 {m['top5']:.1%}, mean class accuracy "
+        f"{m['mean_class_accuracy']:.1%} on {m['num_videos']} videos ({minutes:.1f} min)\n"
+        f"metrics: {result.metrics_file}\ncurves:  {result.curves}\nrun:     {result.run}"
+    )
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's info chatter (tips, device lines) out of the console."""
+    import logging
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` and ``demo`` to the root app."""
+    app.command("train")(train)
+    app.command("demo")(demo)

@@ -1,0 +1,77 @@
+"""``motionfit data preview``: a grid of augmented samples of one video, so users can see what
+their temporal and spatial augmentation does (rows = samples, columns = frames)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motionfit.config import Config
+from motionfit.data.decode import probe, read_clip
+from motionfit.data.records import read_records
+from motionfit.data.sampling import EvalSampler, TrainSampler
+from motionfit.data.transforms import EvalTransform, TrainTransform
+from motionfit.errors import DataError
+
+
+def pick_video(source: str | Path, index: int = 0, format: str = "auto") -> Path:
+    """``source`` itself if it is a video file, else its ``index``-th video."""
+    path = Path(source)
+    if path.is_file() and path.suffix.lower() not in {".txt", ".csv", ".lst"}:
+        return path
+    records, _ = read_records(source, format=format)
+    if not 0 <= index < len(records):
+        raise DataError(f"{source}: --index {index} is out of range (0..{len(records) - 1})")
+    return records[index].path
+
+
+def preview_grid(
+    video: str | Path, config: Config, out: str | Path, rows: int = 4, seed: int = 0
+) -> Path:
+    """Write a PNG: the first row is the eval view, the next ``rows`` are training samples
+    (random start, stride, jitter, crop, flip, colour...) of ``video``, one column per frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meta = probe(video)
+    short_side = config.augment.resolved_short_side()
+    train_sampler = TrainSampler.from_config(
+        config.sampling, temporal=config.augment.enabled and config.augment.temporal
+    )
+    eval_clip = EvalSampler.from_config(config.sampling)(meta.num_frames, meta.fps)[0]
+    train_transform = TrainTransform(config.augment)
+    eval_view = EvalTransform(config.augment)(read_clip(video, eval_clip.indices, short_side))[0]
+    samples = [("eval", eval_view)]
+    for row in range(rows):
+        rng = np.random.default_rng([seed, row])
+        clip = train_sampler(meta.num_frames, meta.fps, rng)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        frames, flipped = train_transform(read_clip(video, clip.indices, short_side), generator)
+        label = f"train {row + 1}: stride {clip.stride}, jitter {clip.jittered}" + (
+            ", flipped" if flipped else ""
+        )
+        samples.append((label, frames))
+    num_frames = samples[0][1].shape[1]
+    fig, axes = plt.subplots(
+        len(samples),
+        num_frames,
+        squeeze=False,
+        figsize=(1.3 * num_frames, 1.45 * len(samples)),
+        dpi=100,
+    )
+    for r, (label, clip) in enumerate(samples):  # clip: uint8 [C, T, H, W]
+        for t in range(num_frames):
+            axes[r][t].imshow(clip[:, t].permute(1, 2, 0).numpy())
+            axes[r][t].set_axis_off()
+        axes[r][0].set_title(label, fontsize=8, loc="left")
+    fig.suptitle(f"{Path(video).name}: {meta.num_frames} frames @ {meta.fps:g} fps", fontsize=9)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

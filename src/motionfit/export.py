@@ -1,0 +1,218 @@
+"""Export a trained run for use without motionfit: ONNX or TorchScript, plus a JSON sidecar.
+
+The exported graph is the classifier alone: float32 ``video`` ``[batch, 3, T, S, S]``
+(normalized, channels RGB) -> ``logits`` ``[batch, num_classes]``, with a dynamic batch axis.
+The sidecar ``FILE.json`` (also embedded: ONNX ``metadata_props["motionfit"]``, TorchScript
+extra file ``motionfit.json``) holds everything needed to feed it: clip length and stride,
+resize and crop sizes, mean/std, the views to average, and the class names.
+
+- ONNX: ``torch.onnx.export(dynamo=True)`` (the torch 2.x exporter, via ``torch.export``) with a
+  dynamic batch dimension; weights go to an external ``FILE.data`` only above 1.5 GB.
+- TorchScript: ``torch.jit.trace``. TorchScript is deprecated in torch 2.14, but a traced file
+  is still what ``torch.jit.load`` and C++ libtorch read without the model's Python source;
+  ``torch.jit.script`` cannot compile the transformers models. Tracing records one path through
+  ``forward``: these models have no data-dependent branches, and the batch axis stays dynamic
+  (checked after export on a batch of another size).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from motionfit import __version__
+from motionfit.errors import ModelError
+from motionfit.run import LoadedRun
+
+ExportFormat = Literal["onnx", "torchscript"]
+FORMATS: tuple[str, ...] = ("onnx", "torchscript")
+INPUT_NAME = "video"
+OUTPUT_NAME = "logits"
+METADATA_KEY = "motionfit"
+JIT_DEPRECATION = r"`torch\.jit\.\w+` is deprecated"  # the choice is documented above
+EXTERNAL_DATA_BYTES = 1_500_000_000  # ONNX protobuf files are limited to 2 GB
+TRACE_BATCH = 2
+TOLERANCE = 1e-3  # max |logit difference| allowed, relative to the largest |logit| (at least 1)
+CHECK_BATCH = 3  # a batch size other than the traced one, to prove the batch axis is dynamic
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Files written by :func:`export_run` and how closely the export matches PyTorch.
+
+    ``max_abs_diff`` is the largest absolute logit difference on a random batch, or None when
+    the runtime to check it (onnxruntime) is not installed.
+    """
+
+    model_path: Path
+    sidecar_path: Path
+    max_abs_diff: float | None
+
+
+SAMPLING_NOTES = {
+    "uniform": (
+        "clips spaced uniformly: the first starts at frame 0, the last ends at the last frame "
+        "(one clip = the centre clip); num_frames frames every frame_stride frames "
+        "(stride_seconds, when set, gives frame_stride = round(stride_seconds * fps)); a video "
+        "shorter than a clip is looped (short_video=loop) or padded with its last frame (pad)"
+    ),
+    "segments": (
+        "one clip: the video is cut into num_frames equal segments and the middle frame of each "
+        "is taken (TSN)"
+    ),
+}
+
+
+def sidecar_path(model_path: str | Path) -> Path:
+    """The JSON sidecar of an exported file: ``FILE`` + ``.json``."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name + ".json")
+
+
+def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
+    """The sidecar: input/output contract, preprocessing and labels of an exported run."""
+    cfg = run.config
+    size = cfg.augment.crop_size
+    frames = cfg.sampling.num_frames
+    return {
+        "format": fmt,
+        "model": cfg.model.name,
+        "motionfit_version": __version__,
+        "torch_version": torch.__version__,
+        "input": {
+            "name": INPUT_NAME,
+            "dtype": "float32",
+            "layout": "BCTHW",
+            "shape": ["batch", 3, frames, size, size],
+            "channels": "RGB",
+        },
+        "output": {
+            "name": OUTPUT_NAME,
+            "dtype": "float32",
+            "shape": ["batch", len(run.labels)],
+            "meaning": "class logits: softmax, then average the probabilities of a video's views",
+        },
+        "preprocess": {
+            "num_frames": frames,
+            "frame_stride": cfg.sampling.stride,
+            "stride_seconds": cfg.sampling.stride_seconds,
+            "sampling": cfg.eval.mode,
+            "clips": cfg.eval.clips,
+            "crops": cfg.eval.crops,
+            "short_video": cfg.sampling.short_video,
+            "resize_short_side": cfg.augment.resolved_short_side(),
+            "crop_size": size,
+            "crop": "centre"
+            if cfg.eval.crops == 1
+            else "left, centre, right along the long side (top, centre, bottom if portrait)",
+            "pixel_scale": 1 / 255,
+            "mean": list(cfg.augment.mean),
+            "std": list(cfg.augment.std),
+            "formula": "x = (rgb_uint8 / 255 - mean[c]) / std[c]",
+            "clip_sampling": SAMPLING_NOTES[cfg.eval.mode],
+            "resize": "antialiased bilinear, aspect ratio kept, long side truncated",
+        },
+        "labels": list(run.labels.names),
+    }
+
+
+def export_run(
+    run: LoadedRun, out: str | Path, fmt: ExportFormat = "onnx", *, verify: bool = True
+) -> ExportResult:
+    """Export ``run``'s model to ``out`` in ``fmt`` with its sidecar ``out + .json``; with
+    ``verify`` the export is run on a random batch and compared with PyTorch (ModelError
+    beyond ``TOLERANCE``)."""
+    if fmt not in FORMATS:
+        raise ModelError(f"unknown export format {fmt!r} (one of: {', '.join(FORMATS)})")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model = run.model.eval().cpu()
+    spec = preprocessing_spec(run, fmt)
+    example = _random_clips(spec, TRACE_BATCH, seed=0)
+    if fmt == "onnx":
+        _export_onnx(model, example, out, spec)
+    else:
+        _export_torchscript(model, example, out, spec)
+    sidecar = sidecar_path(out)
+    sidecar.write_text(json.dumps(spec, indent=2) + "\n")
+    diff = None
+    if verify:
+        check = _random_clips(spec, CHECK_BATCH, seed=1)
+        with torch.inference_mode():
+            expected = model(check).numpy()
+        got = run_exported(out, check.numpy())
+        if got is not None:
+            diff = float(np.abs(got - expected).max())
+            tolerance = TOLERANCE * max(1.0, float(np.abs(expected).max()))
+            if not diff <= tolerance:
+                raise ModelError(
+                    f"{out}: the export differs from PyTorch by {diff:.2e} (tolerance "
+                    f"{tolerance:.1e}); the file was written but should not be trusted"
+                )
+    return ExportResult(model_path=out, sidecar_path=sidecar, max_abs_diff=diff)
+
+
+def run_exported(path: str | Path, video: np.ndarray) -> np.ndarray | None:
+    """Logits of an exported file (format from its sidecar) for a float32 ``[B, 3, T, S, S]``
+    batch; None for ONNX when onnxruntime is not installed."""
+    path = Path(path)
+    fmt = json.loads(sidecar_path(path).read_text())["format"]
+    if fmt == "torchscript":
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=JIT_DEPRECATION)
+            module = torch.jit.load(str(path), map_location="cpu")
+        with torch.inference_mode():
+            return module(torch.from_numpy(video)).numpy()
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run([OUTPUT_NAME], {INPUT_NAME: video})[0]
+
+
+def _export_onnx(
+    model: torch.nn.Module, example: torch.Tensor, out: Path, spec: dict[str, Any]
+) -> None:
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    try:
+        program = torch.onnx.export(
+            model,
+            (example,),
+            None,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes={"video": {0: batch}},
+            dynamo=True,
+            verbose=False,
+        )
+    except Exception as exc:  # exporter failures come as many types; keep the cause
+        raise ModelError(
+            f"{spec['model']}: ONNX export failed ({type(exc).__name__}: {exc})"
+        ) from exc
+    program.model.metadata_props[METADATA_KEY] = json.dumps(spec)
+    size = sum(p.numel() * p.element_size() for p in model.parameters())
+    program.save(out, external_data=size > EXTERNAL_DATA_BYTES)
+
+
+def _export_torchscript(
+    model: torch.nn.Module, example: torch.Tensor, out: Path, spec: dict[str, Any]
+) -> None:
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.filterwarnings("ignore", message=JIT_DEPRECATION)
+        # shape checks on the fixed C, T, H, W freeze into the trace; the batch axis is
+        # checked by running the export on another batch size (verify)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        traced = torch.jit.trace(model, example)
+        torch.jit.save(traced, str(out), _extra_files={"motionfit.json": json.dumps(spec)})
+
+
+def _random_clips(spec: dict[str, Any], batch: int, seed: int) -> torch.Tensor:
+    shape = [batch, *spec["input"]["shape"][1:]]
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))

@@ -1,0 +1,206 @@
+"""Inference with a trained run: top-k classes per video, or a timeline of sliding windows.
+
+Predictions go through the run's own eval pipeline (``evaluation.inference``): the same
+sampling, resize, crops and normalization as ``motionfit evaluate``, softmax averaged over the
+views. Unreadable videos are reported in ``PredictResult.failed`` and the others go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from motionfit.data.decode import probe
+from motionfit.data.records import VideoRecord, read_records
+from motionfit.errors import DataError, VideoDecodeError
+from motionfit.evaluation.inference import predict_views
+from motionfit.run import LoadedRun
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    """One class and its probability."""
+
+    label: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class VideoPrediction:
+    """The top classes of a video, or of the window ``start``-``end`` (seconds) of it."""
+
+    video: Path
+    top: list[LabelScore]
+    start: float | None = None
+    end: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        out: dict[str, Any] = {"video": str(self.video)}
+        if self.start is not None:
+            out |= {"start": round(self.start, 3), "end": round(self.end or 0.0, 3)}
+        out["top_k"] = [
+            {"label": s.label, "probability": round(s.probability, 6)} for s in self.top
+        ]
+        return out
+
+
+@dataclass
+class PredictResult:
+    """Predictions of the readable videos (or windows), and ``(video, reason)`` of the rest."""
+
+    predictions: list[VideoPrediction] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: ``predictions`` and ``unreadable``."""
+        return {
+            "predictions": [p.to_dict() for p in self.predictions],
+            "unreadable": [{"video": str(v), "reason": why} for v, why in self.failed],
+        }
+
+
+def find_videos(target: str | Path) -> list[Path]:
+    """A video file, or every video file and frame folder under a folder (recursively).
+
+    DataError for a missing path or a folder without videos.
+    """
+    path = Path(target)
+    if not path.exists():
+        raise DataError(f"no such video or folder: {path}")
+    if path.is_file():
+        return [path]
+    records, _ = read_records(path, format="unlabeled")
+    return [record.path for record in records]
+
+
+def predict_videos(
+    run: LoadedRun,
+    videos: Sequence[str | Path],
+    *,
+    top_k: int = 5,
+    clips: int | None = None,
+    crops: int | None = None,
+    batch_size: int | None = None,
+    num_workers: int = 0,
+) -> PredictResult:
+    """The ``top_k`` classes (at most the number of classes) of each whole video, from
+    ``clips`` x ``crops`` views (default: the run's ``eval.clips`` / ``eval.crops``)."""
+    records = [VideoRecord(Path(v), -1) for v in videos]
+    return _predict(run, records, top_k, clips, crops, batch_size, num_workers)
+
+
+def predict_timeline(
+    run: LoadedRun,
+    videos: Sequence[str | Path],
+    *,
+    window: float,
+    hop: float,
+    top_k: int = 5,
+    clips: int | None = None,
+    crops: int | None = None,
+    batch_size: int | None = None,
+    num_workers: int = 0,
+) -> PredictResult:
+    """The top classes of each ``window``-second window of each video, one every ``hop``
+    seconds (see :func:`timeline_windows`); clips are sampled inside each window as the eval
+    pipeline samples a whole video."""
+    records: list[VideoRecord] = []
+    failed: list[tuple[Path, str]] = []
+    for video in videos:
+        try:
+            duration = probe(video).duration
+        except VideoDecodeError as exc:
+            failed.append((Path(video), " ".join(str(exc).split())))
+            continue
+        for start, end in timeline_windows(duration, window, hop):
+            records.append(VideoRecord(Path(video), -1, start, end))
+    result = _predict(run, records, top_k, clips, crops, batch_size, num_workers)
+    result.failed = failed + result.failed
+    return result
+
+
+def timeline_windows(duration: float, window: float, hop: float) -> list[tuple[float, float]]:
+    """``(start, end)`` seconds of windows of length ``window`` every ``hop`` seconds; a last
+    window is aligned to the end when the regular ones stop short of it, and a video shorter
+    than ``window`` is one window."""
+    if window <= 0 or hop <= 0:
+        raise ValueError(f"window and hop must be > 0, got {window}, {hop}")
+    if duration <= window:
+        return [(0.0, duration)]
+    count = int((duration - window) // hop + 1e-9) + 1
+    windows = [(k * hop, k * hop + window) for k in range(count)]
+    if windows[-1][1] < duration - 1e-6:
+        windows.append((duration - window, duration))
+    return windows
+
+
+def write_predictions(result: PredictResult, path: str | Path) -> Path:
+    """Write predictions as ``.json`` (:meth:`PredictResult.to_dict`) or ``.csv`` (one row per
+    video/window and rank: ``video,start,end,rank,label,probability``)."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    elif path.suffix.lower() == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["video", "start", "end", "rank", "label", "probability"])
+            for p in result.predictions:
+                for rank, score in enumerate(p.top, start=1):
+                    writer.writerow(
+                        [
+                            str(p.video),
+                            "" if p.start is None else f"{p.start:.3f}",
+                            "" if p.end is None else f"{p.end:.3f}",
+                            rank,
+                            score.label,
+                            f"{score.probability:.6f}",
+                        ]
+                    )
+    else:
+        raise DataError(f"--out must end in .csv or .json, got {path.name}")
+    return path
+
+
+def _predict(
+    run: LoadedRun,
+    records: list[VideoRecord],
+    top_k: int,
+    clips: int | None,
+    crops: int | None,
+    batch_size: int | None,
+    num_workers: int,
+) -> PredictResult:
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if not records:
+        return PredictResult()
+    cfg = run.config
+    views = predict_views(
+        run.model,
+        cfg,
+        records,
+        clips=cfg.eval.clips if clips is None else clips,
+        crops=cfg.eval.crops if crops is None else crops,
+        batch_size=cfg.eval.batch_size if batch_size is None else batch_size,
+        num_workers=num_workers,
+    )
+    k = min(top_k, len(run.labels))
+    probabilities, classes = views.video_probs.topk(k, dim=1)
+    predictions = [
+        VideoPrediction(
+            video=record.path,
+            top=[
+                LabelScore(run.labels.names[int(c)], float(p))
+                for p, c in zip(probabilities[i], classes[i], strict=True)
+            ],
+            start=record.start,
+            end=record.end,
+        )
+        for i, record in enumerate(views.records)
+    ]
+    return PredictResult(predictions, [(r.path, why) for r, why in views.failed])

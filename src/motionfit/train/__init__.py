@@ -1,0 +1,1 @@
+"""Training: the Lightning task, data module, callbacks, and the ``fit`` entry point."""

@@ -1,0 +1,233 @@
+"""The LightningDataModule: records -> train/val split -> clip datasets -> resumable loaders.
+
+Validation has two loaders: the validation videos, and a fixed subset of the *training*
+videos scored with the eval transforms ("clean-train"), so the overfitting gap between
+clean-train and validation accuracy is measured every epoch.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from torch.utils.data import DataLoader, DistributedSampler
+
+from motionfit.config import Config
+from motionfit.data.dataset import VideoClipDataset, collate_clips, worker_init_fn
+from motionfit.data.guard import enforce_guard
+from motionfit.data.records import LabelMap, VideoRecord, read_records
+from motionfit.data.splits import stratified_split, write_list
+from motionfit.data.transforms import flip_label_map, warn_unmapped_direction_classes
+from motionfit.errors import DataError
+from motionfit.run import RunPaths
+
+
+class ResumableSampler(DistributedSampler):
+    """torch's ``DistributedSampler`` (seeded shuffle per epoch, one shard per rank) that can
+    start an epoch part-way, and that keeps the dataset's epoch in step with its own."""
+
+    def __init__(self, dataset: VideoClipDataset, **kwargs: object) -> None:
+        super().__init__(dataset, **kwargs)
+        self.resume_epoch = -1
+        self.resume_skip = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the shuffle epoch and the dataset's augmentation epoch."""
+        super().set_epoch(epoch)
+        self.dataset.set_epoch(epoch)
+
+    def __iter__(self):
+        indices = list(super().__iter__())
+        if self.epoch == self.resume_epoch:
+            indices = indices[self.resume_skip :]
+            self.resume_epoch = -1
+        return iter(indices)
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader whose position in the epoch goes into Lightning checkpoints
+    (``state_dict``/``load_state_dict``), so ``--resume`` continues mid-epoch with exactly the
+    batches an uninterrupted run would see. ``batches_done`` is set by the training task after
+    each batch (the loader itself cannot tell prefetched batches from consumed ones)."""
+
+    sampler: ResumableSampler
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches_done = 0
+
+    def state_dict(self) -> dict[str, int]:
+        """Epoch and number of batches already trained in it."""
+        return {"epoch": int(self.sampler.epoch), "batches_done": int(self.batches_done)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Skip the batches of ``state['epoch']`` that were already trained."""
+        self.sampler.resume_epoch = int(state["epoch"])
+        self.sampler.resume_skip = int(state["batches_done"]) * int(self.batch_size or 1)
+        self.batches_done = int(state["batches_done"])
+
+
+class VideoDataModule(L.LightningDataModule):
+    """Builds the datasets and loaders of a run from its config."""
+
+    def __init__(self, config: Config, run: RunPaths, resume: bool = False) -> None:
+        super().__init__()
+        self.config = config
+        self.run = run
+        self.resume = resume
+        self.labels: LabelMap | None = None
+        self.train_records: list[VideoRecord] = []
+        self.val_records: list[VideoRecord] = []
+        self.train_set: VideoClipDataset | None = None
+        self.flip_map: dict[int, int] = {}
+
+    # -- records ---------------------------------------------------------------------------
+
+    def prepare_records(self) -> LabelMap:
+        """Read the data, make (or reuse) the train/val split and check the augmentation
+        settings against the classes. Writes nothing (see :meth:`save_records`).
+
+        Every rank computes the same seeded split. A resumed run reads the split saved in its
+        run directory, so it trains on exactly the same videos.
+        """
+        if self.labels is not None:
+            return self.labels
+        data = self.config.data
+        if data.source is None:
+            raise DataError("no training data: pass --data SOURCE (config key 'data.source')")
+        split = self.run.split_dir
+        if self.resume and data.val is None and (split / "train.txt").is_file():
+            self.train_records, labels = read_records(split / "train.txt")
+            self.val_records, _ = read_records(split / "val.txt", labels=labels)
+        else:
+            records, labels = self._read(data.source)
+            if data.val is not None:
+                self.train_records = records
+                self.val_records, _ = self._read(data.val, labels)
+            else:
+                self.train_records, self.val_records = stratified_split(
+                    records, ratio=data.split_ratio, seed=data.split_seed
+                )
+                if not self.val_records:
+                    raise DataError(f"{data.source}: too few videos to hold out a validation split")
+        if len(labels) < 2:
+            raise DataError(f"{data.source}: training needs at least 2 classes, got {len(labels)}")
+        enforce_guard(self.config.augment)  # strict mode fails here, before anything is written
+        self.flip_map = flip_label_map(labels.names, self.config.augment.flip_label_map)
+        self.labels = labels
+        return labels
+
+    def save_records(self) -> None:
+        """Write ``labels.txt`` and, for a split made here, ``split/{train,val}.txt`` (rank 0)."""
+        if rank_zero_only.rank != 0 or self.labels is None:
+            return
+        self.labels.save(self.run.labels)
+        split = self.run.split_dir
+        if self.config.data.val is None and not (split / "train.txt").is_file():
+            write_list(self.train_records, split / "train.txt", self.labels)
+            write_list(self.val_records, split / "val.txt", self.labels)
+
+    def _read(self, source: str, labels: LabelMap | None = None) -> tuple[list, LabelMap]:
+        data = self.config.data
+        records, label_map = read_records(
+            source, data.format, data.video_root, labels or data.labels
+        )
+        if any(r.label < 0 for r in records):
+            raise DataError(f"{source}: has unlabeled videos; training needs labels")
+        return records, label_map
+
+    # -- Lightning hooks -------------------------------------------------------------------
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build the train, validation and clean-train datasets."""
+        labels = self.prepare_records()
+        cfg = self.config
+        with warnings.catch_warnings():
+            if self.trainer is not None and self.trainer.global_rank != 0:
+                warnings.simplefilter("ignore")  # warn once, on rank 0
+            warn_unmapped_direction_classes(
+                labels.names, cfg.augment.flip_label_map, cfg.augment.hflip
+            )
+        common = {
+            "sampling": cfg.sampling,
+            "augment": cfg.augment,
+            "seed": cfg.train.seed,
+            "decoder": cfg.data.decoder,
+            "bad_files": cfg.data.bad_files,
+            "max_bad_fraction": cfg.data.max_bad_fraction,
+            "bad_file_log": self.run.bad_files,
+        }
+        self.train_set = VideoClipDataset(
+            self.train_records,
+            mode="train",
+            flip_map=self.flip_map,
+            repeated=cfg.data.repeated_augmentation,
+            **common,
+        )
+        eval_common = {**common, "num_clips": cfg.eval.val_clips}
+        self.val_set = VideoClipDataset(self.val_records, mode="eval", **eval_common)
+        self.clean_train_set = None
+        subset = self.clean_train_subset()
+        if subset:
+            self.clean_train_set = VideoClipDataset(subset, mode="eval", **eval_common)
+
+    def clean_train_subset(self) -> list[VideoRecord]:
+        """A fixed, seeded sample of the training videos scored with eval transforms."""
+        count = min(self.config.train.clean_train_videos, len(self.train_records))
+        order = np.random.default_rng(self.config.train.seed).permutation(len(self.train_records))
+        return [self.train_records[i] for i in sorted(order[:count])]
+
+    def train_dataloader(self) -> ResumableLoader:
+        """Shuffled, sharded per rank, resumable mid-epoch."""
+        sampler = ResumableSampler(
+            self.train_set,
+            num_replicas=self._world_size(),
+            rank=self._rank(),
+            shuffle=True,
+            seed=self.config.train.seed,
+            drop_last=True,
+        )
+        return ResumableLoader(
+            self.train_set,
+            batch_size=self.config.train.batch_size,
+            sampler=sampler,
+            drop_last=True,
+            **self._loader_options(),
+        )
+
+    def val_dataloader(self) -> list[DataLoader]:
+        """[validation videos, clean-train subset]."""
+        sets = [self.val_set] + ([self.clean_train_set] if self.clean_train_set else [])
+        return [self._eval_loader(dataset) for dataset in sets]
+
+    def _eval_loader(self, dataset: VideoClipDataset) -> DataLoader:
+        sampler = None
+        if self._world_size() > 1:
+            sampler = DistributedSampler(
+                dataset, num_replicas=self._world_size(), rank=self._rank(), shuffle=False
+            )
+        return DataLoader(
+            dataset,
+            batch_size=self.config.eval.batch_size,
+            sampler=sampler,
+            **self._loader_options(),
+        )
+
+    def _loader_options(self) -> dict:
+        workers = self.config.data.num_workers
+        return {
+            "num_workers": workers,
+            "worker_init_fn": worker_init_fn,
+            "collate_fn": collate_clips,
+            "persistent_workers": workers > 0,
+            "pin_memory": torch.cuda.is_available(),
+        }
+
+    def _world_size(self) -> int:
+        return self.trainer.world_size if self.trainer is not None else 1
+
+    def _rank(self) -> int:
+        return self.trainer.global_rank if self.trainer is not None else 0

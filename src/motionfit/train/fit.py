@@ -1,0 +1,254 @@
+"""``train``: one function from a config to a finished run directory.
+
+Builds the data module, model, task, callbacks and Lightning Trainer from the config; runs or
+resumes ``fit``; exports the best weights as ``model.safetensors``; scores the test set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+from motionfit.atomic import atomic_write_bytes
+from motionfit.config import Config, dump_config
+from motionfit.errors import RunError
+from motionfit.models.build import build_model
+from motionfit.models.registry import HeadSpec
+from motionfit.run import RunPaths
+from motionfit.train.callbacks import AtomicCheckpointIO, EpochMetricsWriter, SigtermCheckpoint
+from motionfit.train.datamodule import VideoDataModule
+from motionfit.train.task import VideoClassificationTask
+
+
+class RunInterrupted(RunError):
+    """The run stopped on SIGTERM after saving ``last.ckpt``."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished ``train`` call produced."""
+
+    run: RunPaths
+    monitor: str
+    best_score: float | None
+    epochs: int
+    steps: int
+    test_metrics: dict | None = None
+
+
+def train(
+    config: Config,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    init_from: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train (or, with ``resume``, continue) the run in ``out``; see :mod:`motionfit.run` for
+    what the directory holds.
+
+    A new run refuses a directory that already holds one (nothing is overwritten); ``resume``
+    continues from ``checkpoints/last.ckpt`` with optimizer, schedule, data position and random
+    state. ``init_from`` starts the backbone from another run's weights (e.g. a pretraining run).
+    """
+    run = RunPaths(Path(out))
+    _check_run_dir(run, resume)
+    datamodule = VideoDataModule(config, run, resume=resume)
+    labels = datamodule.prepare_records()  # bad data or settings fail before anything is written
+    if rank_zero_only.rank == 0:
+        run.root.mkdir(parents=True, exist_ok=True)
+        dump_config(config, run.config)
+    datamodule.save_records()
+    torch.manual_seed(config.train.seed)
+    model = build_model(
+        config.model.name,
+        num_classes=len(labels),
+        num_frames=config.sampling.num_frames,
+        image_size=config.augment.crop_size,
+        pretrained=_initial_weights(config, init_from),
+        head=HeadSpec(dropout=config.model.dropout, hidden_dim=config.model.hidden_dim),
+        drop_path=config.model.drop_path,
+    )
+    task = VideoClassificationTask(config, model, len(labels))
+    trainer = build_trainer(config, run, progress)
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=run.last_checkpoint if resume else None)
+    except SIGTERMException as exc:
+        raise RunInterrupted(
+            f"stopped by SIGTERM at step {trainer.global_step}; {run.last_checkpoint} saved. "
+            f"Continue with: motionfit train --resume {run.root}"
+        ) from exc
+    best = _best_checkpoint(trainer, run)
+    test_metrics = None
+    if trainer.is_global_zero and best is not None:
+        export_weights(best, run.model)
+        if config.data.test:
+            test_metrics = evaluate_test_set(run, config.data.test)
+    score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+    return TrainResult(
+        run=run,
+        monitor=config.train.monitor,
+        best_score=float(score) if score is not None else None,
+        epochs=trainer.current_epoch,
+        steps=trainer.global_step,
+        test_metrics=test_metrics,
+    )
+
+
+def evaluate_test_set(run: RunPaths, source: str, out_dir: Path | None = None) -> dict:
+    """Multi-view evaluation of a finished run on a labeled test set (classes matched by
+    name); writes metrics.json, confusion.png, per_class.csv and mistakes.csv to ``out_dir``
+    (default ``RUN_DIR/eval``) and returns the metrics."""
+    from motionfit.data.records import read_records
+    from motionfit.evaluation.evaluate import align_labels, evaluate_run
+    from motionfit.run import load_run
+
+    loaded = load_run(run.root)
+    data = loaded.config.data
+    records, data_labels = read_records(source, data.format, data.video_root)
+    records = align_labels(records, data_labels, loaded.labels, source)
+    return evaluate_run(loaded, records, out_dir=out_dir, data_name=str(source))
+
+
+def build_trainer(config: Config, run: RunPaths, progress: bool = True) -> L.Trainer:
+    """The Lightning Trainer of a run: devices, precision, callbacks, logger, atomic IO."""
+    cfg = config.train
+    mode = "min" if "loss" in cfg.monitor else "max"
+    best = ModelCheckpoint(
+        dirpath=run.checkpoints,
+        filename="best",
+        monitor=cfg.monitor,
+        mode=mode,
+        save_top_k=min(1, config.output.save_top_k),
+        enable_version_counter=False,
+        auto_insert_metric_name=False,
+    )
+    last = ModelCheckpoint(
+        dirpath=run.checkpoints,
+        save_top_k=0,
+        save_last=True,
+        every_n_train_steps=cfg.checkpoint_every_n_steps or None,
+        enable_version_counter=False,
+    )
+    callbacks: list[L.Callback] = [
+        EpochMetricsWriter(run.metrics, run.curves if config.output.plots else None),
+        SigtermCheckpoint(run.last_checkpoint),
+        best,
+        last,
+    ]
+    if cfg.patience > 0:
+        callbacks.append(EarlyStopping(monitor=cfg.monitor, mode=mode, patience=cfg.patience))
+    if cfg.ema_decay > 0:
+        from lightning.pytorch.callbacks import WeightAveraging
+        from torch.optim.swa_utils import get_ema_multi_avg_fn
+
+        callbacks.append(WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)))
+    if progress:
+        callbacks.append(RichProgressBar(leave=True))
+    logger = (
+        TensorBoardLogger(save_dir=run.root, name="tb", version="", default_hp_metric=False)
+        if config.output.tensorboard
+        else False
+    )
+    return L.Trainer(
+        default_root_dir=run.root,
+        accelerator=cfg.accelerator,
+        devices=_devices(cfg.devices),
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=_precision(cfg.precision, cfg.accelerator),
+        max_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        gradient_clip_val=cfg.grad_clip or None,
+        accumulate_grad_batches=cfg.accumulate,
+        deterministic=cfg.deterministic,
+        sync_batchnorm=cfg.sync_batchnorm,
+        use_distributed_sampler=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=cfg.log_every_n_steps,
+        enable_progress_bar=progress,
+        enable_model_summary=progress,
+        callbacks=callbacks,
+        logger=logger,
+        plugins=[AtomicCheckpointIO()],
+    )
+
+
+def export_weights(checkpoint: Path, out: Path) -> Path:
+    """Write the model weights of a Lightning checkpoint (EMA weights when EMA was on) as a
+    safetensors file with ``VideoClassifier`` keys."""
+    from safetensors.torch import save
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    weights = {
+        key.removeprefix("model."): value.contiguous()
+        for key, value in state.items()
+        if key.startswith("model.")
+    }
+    return atomic_write_bytes(out, save(weights))
+
+
+def _check_run_dir(run: RunPaths, resume: bool) -> None:
+    if resume:
+        if not run.config.is_file():
+            raise RunError(f"{run.root}: nothing to resume (no {run.config.name})")
+        if not run.last_checkpoint.is_file():
+            raise RunError(f"{run.root}: nothing to resume yet (no {run.last_checkpoint})")
+    elif run.config.is_file() and rank_zero_only.rank == 0 and not _is_launched_child():
+        raise RunError(
+            f"{run.root} already holds a run; continue it with --resume or choose another --out"
+        )
+
+
+def _is_launched_child() -> bool:
+    """True in the processes Lightning's DDP launcher starts after rank 0 (they re-run the
+    command, so they find the run directory rank 0 just made)."""
+    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+
+
+def _initial_weights(config: Config, init_from: str | Path | None) -> str | None:
+    if init_from is None:
+        return config.model.pretrained
+    source = Path(init_from)
+    weights = source / "model.safetensors" if source.is_dir() else source
+    if not weights.is_file():
+        raise RunError(f"--init-from {source}: no model.safetensors (has that run finished?)")
+    return str(weights)
+
+
+def _best_checkpoint(trainer: L.Trainer, run: RunPaths) -> Path | None:
+    callback = trainer.checkpoint_callback
+    if (
+        callback is not None
+        and callback.best_model_path
+        and Path(callback.best_model_path).is_file()
+    ):
+        return Path(callback.best_model_path)
+    if run.best_checkpoint.is_file():
+        return run.best_checkpoint
+    return run.last_checkpoint if run.last_checkpoint.is_file() else None
+
+
+def _devices(devices: str) -> int | str | list[int]:
+    text = devices.strip()
+    if text == "auto" or text == "-1":
+        return text if text == "auto" else -1
+    if "," in text:
+        return [int(d) for d in text.split(",") if d.strip()]
+    return int(text)
+
+
+def _precision(precision: str, accelerator: str) -> str:
+    if precision != "auto":
+        return "32-true" if precision == "32" else precision
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"

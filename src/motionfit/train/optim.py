@@ -1,0 +1,61 @@
+"""Optimizer parameter groups: decoupled weight decay, no decay on norms/biases/position
+embeddings/tokens, and layer-wise learning-rate decay."""
+
+from __future__ import annotations
+
+import torch
+
+from motionfit.config import OptimConfig
+from motionfit.models.base import VideoClassifier
+
+
+def param_groups(
+    model: VideoClassifier, lr: float, weight_decay: float, layer_decay: float = 1.0
+) -> list[dict]:
+    """One group per (depth, decay or not).
+
+    A parameter at depth ``d`` (``model.layer_id``; 0 = embeddings, ``L + 1`` = head) gets
+    ``lr * layer_decay ** (L + 1 - d)``; parameters in ``model.no_weight_decay()`` get no
+    weight decay. Each group records ``lr_scale`` so schedules can scale the peak LR.
+    """
+    no_decay = model.no_weight_decay()
+    top = model.num_layers + 1
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        depth = model.layer_id(name) if layer_decay != 1.0 else top
+        decays = name not in no_decay
+        key = (depth, decays)
+        if key not in groups:
+            scale = layer_decay ** (top - depth)
+            groups[key] = {
+                "params": [],
+                "names": [],
+                "lr": lr * scale,
+                "lr_scale": scale,
+                "weight_decay": weight_decay if decays else 0.0,
+                "layer_id": depth,
+            }
+        groups[key]["params"].append(param)
+        groups[key]["names"].append(name)
+    return [groups[key] for key in sorted(groups)]
+
+
+def build_optimizer(model: VideoClassifier, cfg: OptimConfig, lr: float) -> torch.optim.Optimizer:
+    """AdamW (default) or SGD with momentum over :func:`param_groups`; ``lr`` is the peak LR
+    after batch-size scaling."""
+    groups = param_groups(model, lr, cfg.weight_decay, cfg.layer_decay)
+    for group in groups:
+        group.pop("names")
+    if cfg.name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, nesterov=True)
+    return torch.optim.AdamW(groups, lr=lr, betas=cfg.betas)
+
+
+def scaled_lr(cfg: OptimConfig, global_batch: int) -> float:
+    """The peak LR: ``optim.lr``, scaled linearly by ``global_batch / base_batch_size`` when
+    ``optim.base_batch_size`` is set (the linear scaling rule of Goyal et al., 2017)."""
+    if cfg.base_batch_size is None:
+        return cfg.lr
+    return cfg.lr * global_batch / cfg.base_batch_size

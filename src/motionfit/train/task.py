@@ -1,0 +1,178 @@
+"""The LightningModule: normalize on the device, mix, classify, smooth the loss, measure.
+
+The Trainer owns the loop, devices, DDP and checkpoints; this module holds only the step
+logic, the metrics and the optimizer/schedule construction.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from motionfit.config import Config
+from motionfit.data.mixing import VideoMixer
+from motionfit.data.transforms import VideoNormalize
+from motionfit.errors import RunError
+from motionfit.models.base import VideoClassifier
+from motionfit.train.optim import build_optimizer, scaled_lr
+from motionfit.train.schedule import build_scheduler
+
+VAL, CLEAN_TRAIN = 0, 1  # validation dataloader indices
+
+
+class TrainingDivergedError(RunError):
+    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+
+
+class VideoClassificationTask(L.LightningModule):
+    """Supervised video classification with the seed's regularization.
+
+    Per step: uint8 clips -> normalized float (on the device) -> video-level MixUp/CutMix ->
+    model -> cross-entropy with label smoothing on soft targets. Every random choice of a step
+    (mixing, dropout, drop path) is seeded from ``(seed, global step, rank)``, so a resumed
+    run repeats an uninterrupted one exactly.
+    """
+
+    def __init__(self, config: Config, model: VideoClassifier, num_classes: int) -> None:
+        super().__init__()
+        self.config = config
+        self.model = model
+        self.num_classes = num_classes
+        self.normalize = VideoNormalize.from_config(config.augment)
+        self.mixer = VideoMixer.from_config(config.augment, num_classes)
+        top_k = min(5, num_classes)
+        self.train_loss = _persistent(MeanMetric())
+        self.train_acc = _persistent(MulticlassAccuracy(num_classes, average="micro"))
+        self.val_loss = MeanMetric()
+        self.val_top1 = MulticlassAccuracy(num_classes, average="micro")
+        self.val_top5 = MulticlassAccuracy(num_classes, top_k=top_k, average="micro")
+        self.clean_top1 = MulticlassAccuracy(num_classes, average="micro")
+        self._step_started = 0.0
+
+    # -- training ---------------------------------------------------------------------------
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        """Seed this step's randomness from (seed, global step, rank)."""
+        torch.manual_seed(self._step_seed(0))
+        self._step_started = time.perf_counter()
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        """One optimization step on a (possibly mixed) batch."""
+        generator = torch.Generator().manual_seed(self._step_seed(1))
+        loss, logits, targets = self.compute_loss(batch, generator)
+        self._stop_if_diverged(loss)
+        self.train_loss(loss.detach())
+        self.train_acc(logits.detach(), targets.argmax(dim=1))
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False, logger=True)
+        return loss
+
+    def compute_loss(
+        self, batch: dict, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalize, mix (soft targets), classify, and take the label-smoothed cross-entropy.
+
+        Returns ``(loss, logits, targets)``; ``targets`` are the mixed soft targets before
+        smoothing (their argmax is the dominant label, used for training accuracy).
+        """
+        video, labels = _flatten_repeats(batch["video"], batch["label"])
+        video, targets = self.mixer(self.normalize(video), labels, generator)
+        targets = targets.to(video.device)
+        logits = self.model(video)
+        loss = F.cross_entropy(logits, targets, label_smoothing=self.config.train.label_smoothing)
+        return loss, logits, targets
+
+    def on_train_batch_end(self, outputs: object, batch: dict, batch_idx: int) -> None:
+        """Record the position in the epoch (for mid-epoch resume) and the throughput."""
+        loader = self.trainer.train_dataloader
+        if hasattr(loader, "batches_done"):
+            loader.batches_done = batch_idx + 1
+        elapsed = time.perf_counter() - self._step_started
+        clips = batch["label"].numel() * self.trainer.world_size
+        self.log("clips/s", clips / max(elapsed, 1e-9), on_step=True, prog_bar=True, logger=False)
+        peak_lr = max(group["lr"] for group in self.trainer.optimizers[0].param_groups)
+        self.log("lr", peak_lr, on_step=True, logger=True)
+
+    def _stop_if_diverged(self, loss: torch.Tensor) -> None:
+        finite = torch.isfinite(loss.detach()).float()
+        if self.trainer.world_size > 1:
+            finite = self.all_gather(finite).min()
+        if finite.item() < 1.0:
+            raise TrainingDivergedError(
+                f"the loss became {loss.item()} at step {self.global_step} (epoch "
+                f"{self.current_epoch}); the run stopped and its last good checkpoint is kept. "
+                "Lower optim.lr, raise schedule.warmup_epochs or set train.grad_clip"
+            )
+
+    def _step_seed(self, stream: int) -> int:
+        sequence = np.random.SeedSequence(
+            [self.config.train.seed, self.global_step, self.global_rank, stream]
+        )
+        return int(sequence.generate_state(1)[0])
+
+    # -- validation -------------------------------------------------------------------------
+
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Score videos: softmax averaged over their clips (and crops)."""
+        probs = self.video_probabilities(batch["video"])
+        labels = batch["label"]
+        if dataloader_idx == VAL:
+            self.val_loss(F.nll_loss(probs.clamp_min(1e-8).log(), labels))
+            self.val_top1(probs, labels)
+            self.val_top5(probs, labels)
+            self.log("val/loss", self.val_loss, add_dataloader_idx=False, prog_bar=True)
+            self.log("val/top1", self.val_top1, add_dataloader_idx=False, prog_bar=True)
+            self.log("val/top5", self.val_top5, add_dataloader_idx=False)
+        else:
+            self.clean_top1(probs, labels)
+            self.log("clean_train/top1", self.clean_top1, add_dataloader_idx=False)
+
+    def video_probabilities(self, video: torch.Tensor) -> torch.Tensor:
+        """uint8 ``[B, V, C, T, H, W]`` views -> class probabilities ``[B, K]`` (mean over V)."""
+        batch, views = video.shape[:2]
+        logits = self.model(self.normalize(video.flatten(0, 1)))
+        return logits.softmax(dim=-1).view(batch, views, -1).mean(dim=1)
+
+    # -- optimizer --------------------------------------------------------------------------
+
+    def configure_optimizers(self) -> dict:
+        """AdamW/SGD param groups and the per-step warmup + decay schedule."""
+        trainer = self.trainer
+        global_batch = (
+            self.config.train.batch_size * trainer.world_size * self.config.train.accumulate
+        )
+        optimizer = build_optimizer(
+            self.model, self.config.optim, scaled_lr(self.config.optim, global_batch)
+        )
+        total_steps = int(trainer.estimated_stepping_batches)
+        steps_per_epoch = max(
+            1, math.ceil(trainer.num_training_batches / self.config.train.accumulate)
+        )
+        scheduler = build_scheduler(optimizer, self.config.schedule, steps_per_epoch, total_steps)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+
+def _persistent(metric: torch.nn.Module) -> torch.nn.Module:
+    """Keep a metric's running state in checkpoints (mid-epoch resume is exact)."""
+    metric.persistent(True)
+    return metric
+
+
+def _flatten_repeats(
+    video: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Repeated augmentation: ``[B, R, C, T, H, W]`` / ``[B, R]`` -> ``[B*R, ...]`` / ``[B*R]``."""
+    if video.ndim == 6:
+        return video.flatten(0, 1), labels.flatten()
+    return video, labels
