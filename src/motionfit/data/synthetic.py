@@ -52,7 +52,7 @@ SHAPES = ("circle", "square", "triangle", "cross", "bar", "ell")
 ORIENTED_SHAPES = ("triangle", "cross", "bar", "ell")  # rotation is visible on these
 TEXTURES = ("solid", "stripes", "checker", "dots")
 METADATA_FILE = "synth.json"
-RENDER_VERSION = 2  # bump when rendering changes, so cached datasets are made again
+RENDER_VERSION = 3  # bump when rendering changes, so cached datasets are made again
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ def _random_scene(
         distractors=distractors,
         travel_x=travel_x,
         travel_y=travel_y,
-        turn=float(np.radians(rng.uniform(3.0, 7.0)) * num_frames),
+        turn=float(np.radians(rng.uniform(5.0, 10.0)) * num_frames),
         growth=growth,
     )
 

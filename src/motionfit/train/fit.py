@@ -51,6 +51,7 @@ def train(
     resume: bool = False,
     init_from: str | Path | None = None,
     progress: bool = True,
+    callbacks: list[L.Callback] | None = None,
 ) -> TrainResult:
     """Train (or, with ``resume``, continue) the run in ``out``; see :mod:`motionfit.run` for
     what the directory holds.
@@ -58,6 +59,7 @@ def train(
     A new run refuses a directory that already holds one (nothing is overwritten); ``resume``
     continues from ``checkpoints/last.ckpt`` with optimizer, schedule, data position and random
     state. ``init_from`` starts the backbone from another run's weights (e.g. a pretraining run).
+    ``callbacks`` are added to the Trainer's (e.g. a sweep's pruning callback).
     """
     run = RunPaths(Path(out))
     _check_run_dir(run, resume)
@@ -78,7 +80,7 @@ def train(
         drop_path=config.model.drop_path,
     )
     task = VideoClassificationTask(config, model, len(labels))
-    trainer = build_trainer(config, run, progress)
+    trainer = build_trainer(config, run, progress, extra_callbacks=callbacks)
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=run.last_checkpoint if resume else None)
     except SIGTERMException as exc:
@@ -118,7 +120,12 @@ def evaluate_test_set(run: RunPaths, source: str, out_dir: Path | None = None) -
     return evaluate_run(loaded, records, out_dir=out_dir, data_name=str(source))
 
 
-def build_trainer(config: Config, run: RunPaths, progress: bool = True) -> L.Trainer:
+def build_trainer(
+    config: Config,
+    run: RunPaths,
+    progress: bool = True,
+    extra_callbacks: list[L.Callback] | None = None,
+) -> L.Trainer:
     """The Lightning Trainer of a run: devices, precision, callbacks, logger, atomic IO."""
     cfg = config.train
     mode = "min" if "loss" in cfg.monitor else "max"
@@ -153,6 +160,7 @@ def build_trainer(config: Config, run: RunPaths, progress: bool = True) -> L.Tra
         callbacks.append(WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)))
     if progress:
         callbacks.append(RichProgressBar(leave=True))
+    callbacks.extend(extra_callbacks or [])
     logger = (
         TensorBoardLogger(save_dir=run.root, name="tb", version="", default_hp_metric=False)
         if config.output.tensorboard
