@@ -68,11 +68,12 @@ def test_unknown_keys_suggest_the_closest_valid_key(tmp_path):
     path.write_text("augment:\n  crop_sise: 112\n")
     with pytest.raises(
         ConfigError,
-        match=r"bad.yaml: unknown config key 'augment.crop_sise' \(did you mean 'augment.crop_size'",
+        match=r"bad.yaml: unknown config key 'augment.crop_sise' "
+        r"\(did you mean 'augment.crop_size'",
     ):
         load_config(path)
     with pytest.raises(
-        ConfigError, match="unknown config key 'trian.epochs' \\(did you mean 'train.epochs'"
+        ConfigError, match=r"unknown config key 'trian.epochs' \(did you mean 'train.epochs'"
     ):
         apply_override({}, "trian.epochs=1")
 

@@ -273,6 +273,13 @@ class PretrainConfig(_Section):
         None, ge=1, description="Decoder layers (null = the model family's default)."
     )
     preview_every: int = Field(1, ge=0, description="Write a reconstruction PNG every N epochs.")
+    val_fraction: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="Videos held out for the validation reconstruction loss (0 = none; "
+        "ignored when data.val is set).",
+    )
 
 
 class Config(BaseModel):

@@ -14,7 +14,7 @@ from pathlib import Path
 from motionfit.config import load_config
 from motionfit.data.synthetic import is_complete, make_dataset
 
-DEMO_TRAIN = {"classes": 8, "per_class": 80, "seed": 0}
+DEMO_TRAIN = {"classes": 8, "per_class": 120, "seed": 0}
 DEMO_TEST = {"classes": 8, "per_class": 20, "seed": 1000}
 
 

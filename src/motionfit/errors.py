@@ -1,12 +1,15 @@
 """Typed errors for user mistakes.
 
-Library code raises these; only the CLI turns them into a one-line message and exit code 2.
+Library code raises these; only the CLI turns them into a one-line message and an exit code
+(2 unless the error class says otherwise).
 Anything else that escapes is a bug and keeps its traceback.
 """
 
 
 class MotionfitError(Exception):
     """A user-facing error: bad input, bad configuration, a missing or unreadable file."""
+
+    exit_code = 2
 
 
 class ConfigError(MotionfitError):

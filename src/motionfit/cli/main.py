@@ -17,7 +17,15 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exc
 
 from motionfit import __version__
-from motionfit.cli import config_cmd, data_cmd, eval_cmd, models_cmd, train_cmd
+from motionfit.cli import (
+    config_cmd,
+    data_cmd,
+    eval_cmd,
+    models_cmd,
+    pretrain_cmd,
+    sweep_cmd,
+    train_cmd,
+)
 from motionfit.errors import MotionfitError
 
 app = typer.Typer(
@@ -49,24 +57,24 @@ def root(
     _state["verbose"] = verbose
 
 
-for _module in (config_cmd, data_cmd, models_cmd, train_cmd, eval_cmd):
+for _module in (config_cmd, data_cmd, models_cmd, train_cmd, pretrain_cmd, eval_cmd, sweep_cmd):
     _module.register(app)
 
 
-def _fail(message: str, exc: BaseException) -> int:
+def _fail(message: str, exc: BaseException, code: int = USER_ERROR) -> int:
     if _state["verbose"] or "--verbose" in sys.argv or "-v" in sys.argv:
         traceback.print_exception(exc)
     message = " ".join(str(message).split())  # one line, always
     typer.echo(f"error: {message}", err=True)
-    return USER_ERROR
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the process exit code (0 ok, 2 user error, 1 bug)."""
+    """Run the CLI; return the process exit code (0 ok, 2 user error, 143 SIGTERM, 1 bug)."""
     try:
         app(args=argv, standalone_mode=False)
     except MotionfitError as exc:
-        return _fail(str(exc), exc)
+        return _fail(str(exc), exc, exc.exit_code)
     except click_exc.NoArgsIsHelpError:
         return 0  # typer has printed the help already
     except click_exc.UsageError as exc:

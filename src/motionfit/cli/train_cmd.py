@@ -91,9 +91,12 @@ def demo(
 
 
 def quiet_lightning() -> None:
-    """Keep Lightning's info chatter (tips, device lines) out of the console."""
+    """Keep Lightning's info chatter (tips, device lines, a torch-pytree deprecation notice it
+    triggers on torch >= 2.10) out of the console."""
     import logging
+    import warnings
 
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -52,7 +52,7 @@ SHAPES = ("circle", "square", "triangle", "cross", "bar", "ell")
 ORIENTED_SHAPES = ("triangle", "cross", "bar", "ell")  # rotation is visible on these
 TEXTURES = ("solid", "stripes", "checker", "dots")
 METADATA_FILE = "synth.json"
-RENDER_VERSION = 3  # bump when rendering changes, so cached datasets are made again
+RENDER_VERSION = 4  # bump when rendering changes, so cached datasets are made again
 
 
 @dataclass(frozen=True)
@@ -231,9 +231,12 @@ def _random_scene(
     growth = float(rng.uniform(0.35, 0.5))
     shape = str(rng.choice(ORIENTED_SHAPES if oriented else SHAPES))
     look = _random_look(rng, shape, bg_mean)
-    travel_x = float(rng.uniform(0.25, 0.45) * width)
-    travel_y = float(rng.uniform(0.25, 0.45) * height)
     margin = radius * (1.0 + growth)
+    # speed in pixels per frame (at 64 px), so short and long videos move equally fast; the
+    # path is capped to what fits in the frame
+    speed = float(rng.uniform(0.8, 1.6)) * short / 64
+    travel_x = min(speed * (num_frames - 1), width - 2 * margin - 2)
+    travel_y = min(speed * (num_frames - 1), height - 2 * margin - 2)
     # the middle of the path is uniform over the positions that keep the object in the frame
     mid_x = float(rng.uniform(margin + travel_x / 2, width - margin - travel_x / 2))
     mid_y = float(rng.uniform(margin + travel_y / 2, height - margin - travel_y / 2))

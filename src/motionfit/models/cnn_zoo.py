@@ -1,11 +1,18 @@
-"""Small 3-D CNN baselines with a motion stem, sized for CPUs (demo, tests, quick studies).
+"""Small 3-D CNN baselines that see only motion, sized for CPUs (demo, tests, quick studies).
 
-``motioncnn_*`` feed the network each frame together with its temporal difference to the
-next frame (the RGB-difference input of TSN, computed inside the model), then a residual
-3-D CNN with global average pooling. On the synthetic motion set a plain RGB 3-D CNN of
-the same size memorizes appearance for hundreds of steps before it finds motion; the
-difference channels make motion the easiest signal, so a CPU run learns it in minutes.
-Hand-written: torchvision's video ResNets have fixed widths (64..512) and no difference stem.
+``motioncnn_*`` do not take the frames themselves: their stem computes two motion signals
+inside the model and feeds only those to a residual 3-D CNN with global average pooling:
+each frame's difference to the next (the RGB-difference input of TSN) and the "normal flow"
+products ``dI/dt * dI/dx`` and ``dI/dt * dI/dy`` of the grayscale frames. By brightness
+constancy (``dI/dt = -grad(I) . v``) the latter point along the motion ``v`` whatever the
+contrast of the object against its background, which the plain difference does not.
+Appearance reaches the network only through moving edges, so it cannot memorize the look of
+the training clips. ``motioncnn_tiny_rgb`` adds the frames themselves to the stem's input: a
+model that *can* learn appearance shortcuts, for augmentation studies (docs/ablation.md).
+Measured on the synthetic motion set (8x32x32 clips, batches of 32, 2
+seeds): with the raw frames added to the stem's input, held-out top-1 was 29-31% after 150
+steps; motion-only, 91-92% after 100 steps and 94-95% after 150.
+Hand-written: torchvision's video ResNets have fixed widths (64..512) and no motion stem.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
@@ -20,21 +28,48 @@ from motionfit.models.base import VideoClassifier
 from motionfit.models.head import VideoHead
 from motionfit.models.registry import HeadSpec, ModelSpec, register_model
 
+_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8
 
-class TemporalDifferenceStem(nn.Module):
-    """``[B, 3, T, H, W]`` -> ``[B, width, T, H/2, W/2]`` from frames plus frame differences."""
 
-    def __init__(self, width: int) -> None:
+class MotionStem(nn.Module):
+    """``[B, 3, T, H, W]`` -> ``[B, width, T, H/2, W/2]`` from motion signals.
+
+    Input channels of the first convolution: the 3 channels of each frame's difference to the
+    next and the 2 normal-flow channels (all zero for the last frame), then, with
+    ``appearance=True``, the 3 frame channels.
+    """
+
+    def __init__(self, width: int, appearance: bool = False) -> None:
         super().__init__()
-        self.conv = nn.Conv3d(6, width, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2), bias=False)
+        self.appearance = appearance
+        sobel = torch.stack([_SOBEL_X, _SOBEL_X.T])[:, None, None]  # [2, 1, 1, 3, 3]
+        self.register_buffer("sobel", sobel, persistent=False)
+        channels = 8 if appearance else 5
+        self.conv = nn.Conv3d(
+            channels, width, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2), bias=False
+        )
         self.norm = nn.BatchNorm3d(width)
         self.act = nn.ReLU(inplace=True)
 
-    def forward(self, video: torch.Tensor) -> torch.Tensor:
-        """Concatenate each frame with its difference to the next (zero for the last frame)."""
+    def motion_inputs(self, video: torch.Tensor) -> torch.Tensor:
+        """Differences and normal flow (and the frames, with ``appearance``) stacked on the
+        channel axis: ``[B, 5 or 8, T, H, W]``.
+
+        The result is channels-last: oneDNN's 3-D convolutions run ~30% faster on CPU so.
+        """
         diff = torch.zeros_like(video)
         diff[:, :, :-1] = video[:, :, 1:] - video[:, :, :-1]
-        return self.act(self.norm(self.conv(torch.cat([video, diff], dim=1))))
+        gray = video.mean(dim=1, keepdim=True)
+        between = torch.cat([(gray[:, :, 1:] + gray[:, :, :-1]) / 2, gray[:, :, -1:]], dim=2)
+        gradient = F.conv3d(between, self.sobel, padding=(0, 1, 1))  # [B, 2, T, H, W]
+        normal_flow = gradient * diff.mean(dim=1, keepdim=True)
+        parts = [diff, normal_flow, video] if self.appearance else [diff, normal_flow]
+        stacked = torch.cat(parts, dim=1)
+        return stacked.contiguous(memory_format=torch.channels_last_3d)
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        """Motion inputs -> strided 3x5x5 convolution, batch norm, ReLU."""
+        return self.act(self.norm(self.conv(self.motion_inputs(video))))
 
 
 class ResidualBlock3d(nn.Module):
@@ -66,15 +101,22 @@ class ResidualBlock3d(nn.Module):
 
 
 class MotionCNN(VideoClassifier):
-    """Difference stem, four residual stages (widths w, 2w, 4w, 8w), global average pooling."""
+    """Motion stem, four residual stages (widths w, 2w, 4w, 8w), global average pooling."""
 
     family = "cnn"
 
-    def __init__(self, num_classes: int, width: int, head: HeadSpec, drop_path: float) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        width: int,
+        head: HeadSpec,
+        drop_path: float,
+        appearance: bool = False,
+    ) -> None:
         super().__init__()
         widths = [width, 2 * width, 4 * width, 8 * width]
         rates = torch.linspace(0, drop_path, len(widths)).tolist()
-        self.stem = TemporalDifferenceStem(width)
+        self.stem = MotionStem(width, appearance)
         self.stages = nn.Sequential(
             *(
                 ResidualBlock3d(widths[max(i - 1, 0)], w, 1 if i == 0 else 2, rate)
@@ -105,10 +147,11 @@ def build_motioncnn(
     drop_path: float,
     *,
     width: int,
+    appearance: bool = False,
 ) -> MotionCNN:
     """A :class:`MotionCNN` (any clip length and size >= 16)."""
     del num_frames, image_size  # fully convolutional: any T and size work
-    return MotionCNN(num_classes, width, head, drop_path)
+    return MotionCNN(num_classes, width, head, drop_path, appearance)
 
 
 _USE_IF = (
@@ -125,6 +168,19 @@ register_model(
         default_size=32,
         use_if=_USE_IF,
         recipe="demo",
+        tiny=True,
+    )
+)
+register_model(
+    ModelSpec(
+        name="motioncnn_tiny_rgb",
+        family="cnn",
+        builder=partial(build_motioncnn, width=16, appearance=True),
+        default_frames=8,
+        default_size=32,
+        use_if="augmentation studies: motioncnn_tiny that also sees the frames, so it can "
+        "learn appearance shortcuts",
+        recipe="ablation_demo",
         tiny=True,
     )
 )

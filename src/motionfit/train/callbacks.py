@@ -6,29 +6,22 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from motionfit.atomic import atomic_write_bytes
 from motionfit.train.plots import plot_curves
 
-METRIC_COLUMNS = (
-    "epoch",
-    "step",
-    "train_loss",
-    "train_acc",
-    "clean_train_acc",
-    "val_loss",
-    "val_top1",
-    "val_top5",
-    "lr",
-)
-_LOGGED = {
+# metrics.csv column -> the logged metric it holds; ``epoch``, ``step`` and ``lr`` come first,
+# second and last in every table.
+CLASSIFICATION_METRICS = {
     "train_loss": "train/loss",
     "train_acc": "train/acc",
     "clean_train_acc": "clean_train/top1",
@@ -36,27 +29,38 @@ _LOGGED = {
     "val_top1": "val/top1",
     "val_top5": "val/top5",
 }
+METRIC_COLUMNS = ("epoch", "step", *CLASSIFICATION_METRICS, "lr")
 
 
 class EpochMetricsWriter(L.Callback):
-    """Append one row per epoch to ``metrics.csv`` (see :data:`METRIC_COLUMNS`) and redraw
-    ``curves.png`` (losses, accuracies, and the clean-train minus validation gap).
+    """Append one row per epoch to ``metrics.csv`` and redraw ``curves.png`` (losses, and for
+    classification accuracies and the clean-train minus validation gap).
 
-    On resume, rows of epochs that will be trained again are dropped first, so the table
-    never holds an epoch twice. Files are replaced atomically.
+    ``metrics`` maps a column to the logged metric it holds (default
+    :data:`CLASSIFICATION_METRICS`, the columns :data:`METRIC_COLUMNS`); ``epoch``, ``step``
+    and ``lr`` are always written. On resume, rows of epochs that will be trained again are
+    dropped first, so the table never holds an epoch twice. Files are replaced atomically.
     """
 
-    def __init__(self, metrics_path: Path, curves_path: Path | None) -> None:
+    def __init__(
+        self,
+        metrics_path: Path,
+        curves_path: Path | None,
+        metrics: Mapping[str, str] = CLASSIFICATION_METRICS,
+    ) -> None:
         self.metrics_path = Path(metrics_path)
         self.curves_path = curves_path
+        self.metrics = dict(metrics)
+        self.columns = ("epoch", "step", *self.metrics, "lr")
 
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Drop rows at or after the epoch training restarts from."""
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Drop rows at or after the epoch training restarts from (the loops are restored from
+        the checkpoint by now; at ``on_fit_start`` they are not)."""
         if trainer.is_global_zero and self.metrics_path.is_file():
             rows = [
                 r for r in read_metrics(self.metrics_path) if r["epoch"] < trainer.current_epoch
             ]
-            _write_rows(self.metrics_path, rows)
+            _write_rows(self.metrics_path, rows, self.columns)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Write the finished epoch's row and the curves."""
@@ -64,13 +68,13 @@ class EpochMetricsWriter(L.Callback):
             return
         metrics = trainer.callback_metrics
         row: dict[str, float] = {"epoch": trainer.current_epoch, "step": trainer.global_step}
-        for column, key in _LOGGED.items():
+        for column, key in self.metrics.items():
             value = metrics.get(key)
             row[column] = float(value) if value is not None else math.nan
         row["lr"] = max(group["lr"] for group in trainer.optimizers[0].param_groups)
         rows = read_metrics(self.metrics_path) if self.metrics_path.is_file() else []
         rows = [r for r in rows if r["epoch"] != row["epoch"]] + [row]
-        _write_rows(self.metrics_path, rows)
+        _write_rows(self.metrics_path, rows, self.columns)
         if self.curves_path is not None:
             plot_curves(rows, self.curves_path)
 
@@ -88,12 +92,12 @@ def read_metrics(path: Path) -> list[dict[str, float]]:
         return rows
 
 
-def _write_rows(path: Path, rows: list[dict[str, float]]) -> None:
+def _write_rows(path: Path, rows: list[dict[str, float]], columns: Sequence[str]) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _fmt(row.get(k, math.nan)) for k in METRIC_COLUMNS})
+        writer.writerow({k: _fmt(row.get(k, math.nan)) for k in columns})
     atomic_write_bytes(path, buffer.getvalue().encode())
 
 
@@ -115,6 +119,51 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+class EpochPositionRecorder(L.Callback):
+    """After each batch, record how many batches of the epoch the train loader has delivered
+    (:class:`~motionfit.train.datamodule.ResumableLoader` saves it for mid-epoch resume).
+
+    A callback, not a LightningModule hook: Lightning runs callbacks' ``on_train_batch_end``
+    before the module's and ``ModelCheckpoint`` last of all, so a step checkpoint written at
+    this batch already counts it (a module hook would save one batch too few and the resumed
+    run would repeat it).
+    """
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: object,
+        batch: object,
+        batch_idx: int,
+    ) -> None:
+        """Set ``batches_done`` on the train loader."""
+        loader = trainer.train_dataloader
+        if hasattr(loader, "batches_done"):
+            loader.batches_done = batch_idx + 1
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` every ``every_n_train_steps`` steps and at every epoch end, but never at
+    an epoch's last batch: Lightning resumes a checkpoint taken there without running that
+    epoch's validation and end-of-epoch hooks (its metrics row would be lost). A kill between
+    the last batch and the epoch-end checkpoint resumes from the step before and repeats it.
+    """
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: object,
+        batch: object,
+        batch_idx: int,
+    ) -> None:
+        """Save on the step schedule, except at the epoch's last batch."""
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            return
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
 class SigtermCheckpoint(L.Callback):

@@ -64,7 +64,9 @@ class ResumableLoader(DataLoader):
         return {"epoch": int(self.sampler.epoch), "batches_done": int(self.batches_done)}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        """Skip the batches of ``state['epoch']`` that were already trained."""
+        """Skip the batches of ``state['epoch']`` that were already trained (and shuffle as in
+        that epoch even if the iterator is made before Lightning sets the epoch)."""
+        self.sampler.set_epoch(int(state["epoch"]))
         self.sampler.resume_epoch = int(state["epoch"])
         self.sampler.resume_skip = int(state["batches_done"]) * int(self.batch_size or 1)
         self.batches_done = int(state["batches_done"])
@@ -179,6 +181,11 @@ class VideoDataModule(L.LightningDataModule):
         count = min(self.config.train.clean_train_videos, len(self.train_records))
         order = np.random.default_rng(self.config.train.seed).permutation(len(self.train_records))
         return [self.train_records[i] for i in sorted(order[:count])]
+
+    def train_batches_per_epoch(self, world_size: int) -> int:
+        """Batches per epoch and rank of :meth:`train_dataloader` (both drop the remainder)."""
+        per_rank = len(self.train_set) // world_size
+        return per_rank // self.config.train.batch_size
 
     def train_dataloader(self) -> ResumableLoader:
         """Shuffled, sharded per rank, resumable mid-epoch."""

@@ -7,6 +7,8 @@ resumes ``fit``; exports the best weights as ``model.safetensors``; scores the t
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,18 +20,27 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from motionfit.atomic import atomic_write_bytes
-from motionfit.config import Config, dump_config
+from motionfit.config import Config, dump_config, load_config
 from motionfit.errors import RunError
 from motionfit.models.build import build_model
 from motionfit.models.registry import HeadSpec
 from motionfit.run import RunPaths
-from motionfit.train.callbacks import AtomicCheckpointIO, EpochMetricsWriter, SigtermCheckpoint
+from motionfit.train.callbacks import (
+    CLASSIFICATION_METRICS,
+    AtomicCheckpointIO,
+    EpochMetricsWriter,
+    EpochPositionRecorder,
+    LastCheckpoint,
+    SigtermCheckpoint,
+)
 from motionfit.train.datamodule import VideoDataModule
 from motionfit.train.task import VideoClassificationTask
 
 
 class RunInterrupted(RunError):
-    """The run stopped on SIGTERM after saving ``last.ckpt``."""
+    """The run stopped on SIGTERM after saving ``last.ckpt`` (exit 143, as the signal's default)."""
+
+    exit_code = 143
 
 
 @dataclass
@@ -62,7 +73,7 @@ def train(
     ``callbacks`` are added to the Trainer's (e.g. a sweep's pruning callback).
     """
     run = RunPaths(Path(out))
-    _check_run_dir(run, resume)
+    check_run_dir(run, resume)
     datamodule = VideoDataModule(config, run, resume=resume)
     labels = datamodule.prepare_records()  # bad data or settings fail before anything is written
     if rank_zero_only.rank == 0:
@@ -81,14 +92,8 @@ def train(
     )
     task = VideoClassificationTask(config, model, len(labels))
     trainer = build_trainer(config, run, progress, extra_callbacks=callbacks)
-    try:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=run.last_checkpoint if resume else None)
-    except SIGTERMException as exc:
-        raise RunInterrupted(
-            f"stopped by SIGTERM at step {trainer.global_step}; {run.last_checkpoint} saved. "
-            f"Continue with: motionfit train --resume {run.root}"
-        ) from exc
-    best = _best_checkpoint(trainer, run)
+    fit_or_interrupt(trainer, task, datamodule, run, resume, command="train")
+    best = best_checkpoint(trainer, run)
     test_metrics = None
     if trainer.is_global_zero and best is not None:
         export_weights(best, run.model)
@@ -120,13 +125,34 @@ def evaluate_test_set(run: RunPaths, source: str, out_dir: Path | None = None) -
     return evaluate_run(loaded, records, out_dir=out_dir, data_name=str(source))
 
 
+def fit_or_interrupt(
+    trainer: L.Trainer,
+    task: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    run: RunPaths,
+    resume: bool,
+    command: str,
+) -> None:
+    """``trainer.fit`` (from ``last.ckpt`` when resuming); a SIGTERM stop becomes
+    :class:`RunInterrupted` telling how to continue with ``motionfit COMMAND --resume``."""
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=run.last_checkpoint if resume else None)
+    except SIGTERMException as exc:
+        raise RunInterrupted(
+            f"stopped by SIGTERM at step {trainer.global_step}; {run.last_checkpoint} saved. "
+            f"Continue with: motionfit {command} --resume {run.root}"
+        ) from exc
+
+
 def build_trainer(
     config: Config,
     run: RunPaths,
     progress: bool = True,
     extra_callbacks: list[L.Callback] | None = None,
+    metrics: Mapping[str, str] = CLASSIFICATION_METRICS,
 ) -> L.Trainer:
-    """The Lightning Trainer of a run: devices, precision, callbacks, logger, atomic IO."""
+    """The Lightning Trainer of a run: devices, precision, callbacks, logger, atomic IO.
+    ``metrics`` are the ``metrics.csv`` columns (column -> logged metric)."""
     cfg = config.train
     mode = "min" if "loss" in cfg.monitor else "max"
     best = ModelCheckpoint(
@@ -138,7 +164,7 @@ def build_trainer(
         enable_version_counter=False,
         auto_insert_metric_name=False,
     )
-    last = ModelCheckpoint(
+    last = LastCheckpoint(
         dirpath=run.checkpoints,
         save_top_k=0,
         save_last=True,
@@ -146,7 +172,8 @@ def build_trainer(
         enable_version_counter=False,
     )
     callbacks: list[L.Callback] = [
-        EpochMetricsWriter(run.metrics, run.curves if config.output.plots else None),
+        EpochMetricsWriter(run.metrics, run.curves if config.output.plots else None, metrics),
+        EpochPositionRecorder(),
         SigtermCheckpoint(run.last_checkpoint),
         best,
         last,
@@ -192,7 +219,8 @@ def build_trainer(
 
 def export_weights(checkpoint: Path, out: Path) -> Path:
     """Write the model weights of a Lightning checkpoint (EMA weights when EMA was on) as a
-    safetensors file with ``VideoClassifier`` keys."""
+    safetensors file with the task model's own keys (a ``VideoClassifier``'s, or
+    ``VideoMAEForPreTraining``'s for a pretraining run)."""
     from safetensors.torch import save
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
@@ -204,7 +232,9 @@ def export_weights(checkpoint: Path, out: Path) -> Path:
     return atomic_write_bytes(out, save(weights))
 
 
-def _check_run_dir(run: RunPaths, resume: bool) -> None:
+def check_run_dir(run: RunPaths, resume: bool) -> None:
+    """A new run needs a directory without a run in it; a resumed one needs its config and
+    ``last.ckpt``. Raises :class:`RunError` otherwise."""
     if resume:
         if not run.config.is_file():
             raise RunError(f"{run.root}: nothing to resume (no {run.config.name})")
@@ -229,10 +259,28 @@ def _initial_weights(config: Config, init_from: str | Path | None) -> str | None
     weights = source / "model.safetensors" if source.is_dir() else source
     if not weights.is_file():
         raise RunError(f"--init-from {source}: no model.safetensors (has that run finished?)")
+    _warn_if_normalization_differs(config, RunPaths(weights.parent))
     return str(weights)
 
 
-def _best_checkpoint(trainer: L.Trainer, run: RunPaths) -> Path | None:
+def _warn_if_normalization_differs(config: Config, source: RunPaths) -> None:
+    """Weights learned on inputs normalized one way fine-tune badly on inputs normalized
+    another way: warn when the source run's augment.mean/std differ from this run's."""
+    if not source.config.is_file():
+        return
+    theirs = load_config(source.config).augment
+    ours = config.augment
+    if (tuple(theirs.mean), tuple(theirs.std)) != (tuple(ours.mean), tuple(ours.std)):
+        warnings.warn(
+            f"--init-from {source.root} was trained with augment.mean/std {theirs.mean}/"
+            f"{theirs.std}; this run uses {ours.mean}/{ours.std}: set augment.mean and "
+            "augment.std to the source run's",
+            stacklevel=3,
+        )
+
+
+def best_checkpoint(trainer: L.Trainer, run: RunPaths) -> Path | None:
+    """The best checkpoint of a finished fit (else ``best.ckpt``, else ``last.ckpt``)."""
     callback = trainer.checkpoint_callback
     if (
         callback is not None

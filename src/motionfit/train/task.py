@@ -1,4 +1,5 @@
-"""The LightningModule: normalize on the device, mix, classify, smooth the loss, measure.
+"""The LightningModules: the step machinery shared by every task, and supervised
+classification (normalize on the device, mix, classify, smooth the loss, measure).
 
 The Trainer owns the loop, devices, DDP and checkpoints; this module holds only the step
 logic, the metrics and the optimizer/schedule construction.
@@ -31,7 +32,79 @@ class TrainingDivergedError(RunError):
     """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
 
-class VideoClassificationTask(L.LightningModule):
+class SteppedVideoTask(L.LightningModule):
+    """What every motionfit task shares (supervised training and pretraining).
+
+    Every random choice of a step is seeded from ``(seed, global step, rank)`` (torch's global
+    generator at the start of the step, and :meth:`_step_seed` streams), so a resumed run
+    repeats an uninterrupted one exactly (the loader's position in the epoch is recorded by
+    :class:`~motionfit.train.callbacks.EpochPositionRecorder`). After each batch throughput and
+    LR are logged; a non-finite loss stops the run. The optimizer is AdamW/SGD over
+    ``model``'s parameter groups (the model provides ``no_weight_decay``, ``layer_id`` and
+    ``num_layers``) with the per-step schedule.
+    """
+
+    def __init__(self, config: Config, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.config = config
+        self.model = model
+        self.normalize = VideoNormalize.from_config(config.augment)
+        self._step_started = 0.0
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        """Seed this step's randomness from (seed, global step, rank)."""
+        torch.manual_seed(self._step_seed(0))
+        self._step_started = time.perf_counter()
+
+    def on_train_batch_end(self, outputs: object, batch: dict, batch_idx: int) -> None:
+        """Log the throughput and the LR."""
+        elapsed = time.perf_counter() - self._step_started
+        clips = batch["label"].numel() * self.trainer.world_size
+        self.log("clips/s", clips / max(elapsed, 1e-9), on_step=True, prog_bar=True, logger=False)
+        peak_lr = max(group["lr"] for group in self.trainer.optimizers[0].param_groups)
+        self.log("lr", peak_lr, on_step=True, logger=True)
+
+    def _stop_if_diverged(self, loss: torch.Tensor) -> None:
+        finite = torch.isfinite(loss.detach()).float()
+        if self.trainer.world_size > 1:
+            finite = self.all_gather(finite).min()
+        if finite.item() < 1.0:
+            raise TrainingDivergedError(
+                f"the loss became {loss.item()} at step {self.global_step} (epoch "
+                f"{self.current_epoch}); the run stopped and its last good checkpoint is kept. "
+                "Lower optim.lr, raise schedule.warmup_epochs or set train.grad_clip"
+            )
+
+    def _step_seed(self, stream: int) -> int:
+        return derived_seed(self.config.train.seed, self.global_step, self.global_rank, stream)
+
+    def configure_optimizers(self) -> dict:
+        """AdamW/SGD param groups and the per-step warmup + decay schedule.
+
+        The schedule's length comes from the data module, not from
+        ``trainer.estimated_stepping_batches``: that loads the train loader before a resumed
+        run's checkpoint is restored, and Lightning then never gives the loader its saved
+        position in the epoch.
+        """
+        trainer = self.trainer
+        cfg = self.config.train
+        global_batch = cfg.batch_size * trainer.world_size * cfg.accumulate
+        optimizer = build_optimizer(
+            self.model, self.config.optim, scaled_lr(self.config.optim, global_batch)
+        )
+        batches = trainer.datamodule.train_batches_per_epoch(trainer.world_size)
+        steps_per_epoch = max(1, math.ceil(batches / cfg.accumulate))
+        total_steps = steps_per_epoch * cfg.epochs
+        if cfg.max_steps > 0:
+            total_steps = min(total_steps, cfg.max_steps)
+        scheduler = build_scheduler(optimizer, self.config.schedule, steps_per_epoch, total_steps)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+
+class VideoClassificationTask(SteppedVideoTask):
     """Supervised video classification with the seed's regularization.
 
     Per step: uint8 clips -> normalized float (on the device) -> video-level MixUp/CutMix ->
@@ -41,27 +114,18 @@ class VideoClassificationTask(L.LightningModule):
     """
 
     def __init__(self, config: Config, model: VideoClassifier, num_classes: int) -> None:
-        super().__init__()
-        self.config = config
-        self.model = model
+        super().__init__(config, model)
         self.num_classes = num_classes
-        self.normalize = VideoNormalize.from_config(config.augment)
         self.mixer = VideoMixer.from_config(config.augment, num_classes)
         top_k = min(5, num_classes)
-        self.train_loss = _persistent(MeanMetric())
-        self.train_acc = _persistent(MulticlassAccuracy(num_classes, average="micro"))
+        self.train_loss = persistent_metric(MeanMetric())
+        self.train_acc = persistent_metric(MulticlassAccuracy(num_classes, average="micro"))
         self.val_loss = MeanMetric()
         self.val_top1 = MulticlassAccuracy(num_classes, average="micro")
         self.val_top5 = MulticlassAccuracy(num_classes, top_k=top_k, average="micro")
         self.clean_top1 = MulticlassAccuracy(num_classes, average="micro")
-        self._step_started = 0.0
 
     # -- training ---------------------------------------------------------------------------
-
-    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
-        """Seed this step's randomness from (seed, global step, rank)."""
-        torch.manual_seed(self._step_seed(0))
-        self._step_started = time.perf_counter()
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         """One optimization step on a (possibly mixed) batch."""
@@ -83,40 +147,12 @@ class VideoClassificationTask(L.LightningModule):
         Returns ``(loss, logits, targets)``; ``targets`` are the mixed soft targets before
         smoothing (their argmax is the dominant label, used for training accuracy).
         """
-        video, labels = _flatten_repeats(batch["video"], batch["label"])
+        video, labels = flatten_repeats(batch["video"], batch["label"])
         video, targets = self.mixer(self.normalize(video), labels, generator)
         targets = targets.to(video.device)
         logits = self.model(video)
         loss = F.cross_entropy(logits, targets, label_smoothing=self.config.train.label_smoothing)
         return loss, logits, targets
-
-    def on_train_batch_end(self, outputs: object, batch: dict, batch_idx: int) -> None:
-        """Record the position in the epoch (for mid-epoch resume) and the throughput."""
-        loader = self.trainer.train_dataloader
-        if hasattr(loader, "batches_done"):
-            loader.batches_done = batch_idx + 1
-        elapsed = time.perf_counter() - self._step_started
-        clips = batch["label"].numel() * self.trainer.world_size
-        self.log("clips/s", clips / max(elapsed, 1e-9), on_step=True, prog_bar=True, logger=False)
-        peak_lr = max(group["lr"] for group in self.trainer.optimizers[0].param_groups)
-        self.log("lr", peak_lr, on_step=True, logger=True)
-
-    def _stop_if_diverged(self, loss: torch.Tensor) -> None:
-        finite = torch.isfinite(loss.detach()).float()
-        if self.trainer.world_size > 1:
-            finite = self.all_gather(finite).min()
-        if finite.item() < 1.0:
-            raise TrainingDivergedError(
-                f"the loss became {loss.item()} at step {self.global_step} (epoch "
-                f"{self.current_epoch}); the run stopped and its last good checkpoint is kept. "
-                "Lower optim.lr, raise schedule.warmup_epochs or set train.grad_clip"
-            )
-
-    def _step_seed(self, stream: int) -> int:
-        sequence = np.random.SeedSequence(
-            [self.config.train.seed, self.global_step, self.global_rank, stream]
-        )
-        return int(sequence.generate_state(1)[0])
 
     # -- validation -------------------------------------------------------------------------
 
@@ -141,37 +177,19 @@ class VideoClassificationTask(L.LightningModule):
         logits = self.model(self.normalize(video.flatten(0, 1)))
         return logits.softmax(dim=-1).view(batch, views, -1).mean(dim=1)
 
-    # -- optimizer --------------------------------------------------------------------------
 
-    def configure_optimizers(self) -> dict:
-        """AdamW/SGD param groups and the per-step warmup + decay schedule."""
-        trainer = self.trainer
-        global_batch = (
-            self.config.train.batch_size * trainer.world_size * self.config.train.accumulate
-        )
-        optimizer = build_optimizer(
-            self.model, self.config.optim, scaled_lr(self.config.optim, global_batch)
-        )
-        total_steps = int(trainer.estimated_stepping_batches)
-        steps_per_epoch = max(
-            1, math.ceil(trainer.num_training_batches / self.config.train.accumulate)
-        )
-        scheduler = build_scheduler(optimizer, self.config.schedule, steps_per_epoch, total_steps)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
+def derived_seed(*entropy: int) -> int:
+    """A seed from integers (numpy's ``SeedSequence``): the same integers give the same seed."""
+    return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0])
 
 
-def _persistent(metric: torch.nn.Module) -> torch.nn.Module:
+def persistent_metric(metric: torch.nn.Module) -> torch.nn.Module:
     """Keep a metric's running state in checkpoints (mid-epoch resume is exact)."""
     metric.persistent(True)
     return metric
 
 
-def _flatten_repeats(
-    video: torch.Tensor, labels: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def flatten_repeats(video: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Repeated augmentation: ``[B, R, C, T, H, W]`` / ``[B, R]`` -> ``[B*R, ...]`` / ``[B*R]``."""
     if video.ndim == 6:
         return video.flatten(0, 1), labels.flatten()

@@ -1,0 +1,362 @@
+"""The augmentation ablation: the same recipe trained with augmentation switched on piece by
+piece, with the same budget and seeds, in one table.
+
+Built-in variants (:data:`BUILTIN_VARIANTS`), each a list of ``--set`` overrides on the recipe:
+
+- ``none``: no training augmentation (centre clip and crop, as in evaluation);
+- ``temporal``: random clip start, stride and temporal jitter only;
+- ``spatial``: the recipe's random crop, flip (and colour, if it sets any) only;
+- ``temporal+spatial``: both;
+- ``temporal+spatial+ls+mixup``: both, plus label smoothing 0.1 and video MixUp (alpha 0.8,
+  half of the batches).
+
+The first four turn label smoothing and MixUp/CutMix off, so only augmentation differs. More
+variants are ``NAME:ITEM;ITEM;...`` where an item is ``section.field=value`` or the name of a
+variant whose overrides it includes, e.g. ``strong_jitter:temporal;sampling.jitter_prob=0.6``.
+
+Every variant trains ``seeds`` runs (``train.seed`` = the recipe's seed + 0, 1, ...) on the same
+train/validation split for ``train.epochs``. Per run, at its best validation epoch (as
+``motionfit report``): training accuracy (augmented clips, against the argmax of the mixed
+targets under MixUp), clean-train accuracy (training videos with evaluation transforms),
+validation top-1, test top-1 (with ``data.test``), the overfitting gap (clean-train minus
+validation) and the test gap (clean-train minus test).
+
+``OUT`` receives ``runs/VARIANT/seedS/`` (run directories), ``ablation_runs.csv`` (one row per
+run), ``ablation.csv`` (mean and sample standard deviation per variant) and ``ablation.png``.
+A run already finished with the same config is reused and an unfinished one resumed, so the
+command continues where an interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from motionfit.atomic import atomic_write_bytes, atomic_write_text
+from motionfit.config import Config, apply_override, load_config, validate_config
+from motionfit.errors import ConfigError, RunError
+from motionfit.evaluation import eval_dir
+from motionfit.evaluation.evaluate import METRICS_JSON
+from motionfit.evaluation.plots import png_bytes
+from motionfit.report import summarize_run
+from motionfit.run import RunPaths
+
+NO_REGULARIZATION = ("train.label_smoothing=0", "augment.mix_prob=0")
+BUILTIN_VARIANTS: dict[str, tuple[str, ...]] = {
+    "none": ("augment.enabled=false", *NO_REGULARIZATION),
+    "temporal": (
+        "augment.enabled=true",
+        "augment.temporal=true",
+        "augment.spatial=false",
+        *NO_REGULARIZATION,
+    ),
+    "spatial": (
+        "augment.enabled=true",
+        "augment.temporal=false",
+        "augment.spatial=true",
+        *NO_REGULARIZATION,
+    ),
+    "temporal+spatial": (
+        "augment.enabled=true",
+        "augment.temporal=true",
+        "augment.spatial=true",
+        *NO_REGULARIZATION,
+    ),
+    "temporal+spatial+ls+mixup": (
+        "augment.enabled=true",
+        "augment.temporal=true",
+        "augment.spatial=true",
+        "train.label_smoothing=0.1",
+        "augment.mix_prob=0.5",
+        "augment.mixup_alpha=0.8",
+        "augment.cutmix_alpha=0",
+    ),
+}
+METRICS = ("train_acc", "clean_train_acc", "val_top1", "test_top1", "gap", "test_gap")
+METRIC_TITLES = {
+    "train_acc": "train acc",
+    "clean_train_acc": "clean-train acc",
+    "val_top1": "val top-1",
+    "test_top1": "test top-1",
+    "gap": "gap (clean − val)",
+    "test_gap": "test gap (clean − test)",
+}
+TABLE = "ablation.csv"
+RUNS_TABLE = "ablation_runs.csv"
+PLOT = "ablation.png"
+_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named set of config overrides (``section.field=value``)."""
+
+    name: str
+    overrides: tuple[str, ...]
+
+
+@dataclass
+class RunScores:
+    """The scores of one run at its best validation epoch (None where not measured)."""
+
+    variant: str
+    seed: int
+    run_dir: Path
+    best_epoch: int | None
+    scores: dict[str, float | None]
+
+
+@dataclass
+class VariantSummary:
+    """The runs of one variant and their mean and sample standard deviation per metric."""
+
+    name: str
+    runs: list[RunScores]
+
+    def values(self, metric: str) -> list[float]:
+        """The measured values of ``metric`` over the seeds."""
+        return [v for r in self.runs if (v := r.scores.get(metric)) is not None]
+
+    def mean(self, metric: str) -> float | None:
+        """Mean over the seeds (None if never measured)."""
+        values = self.values(metric)
+        return statistics.fmean(values) if values else None
+
+    def std(self, metric: str) -> float | None:
+        """Sample standard deviation over the seeds (None below two values)."""
+        values = self.values(metric)
+        return statistics.stdev(values) if len(values) > 1 else None
+
+
+@dataclass
+class AblationResult:
+    """The summaries, in variant order, and the files written."""
+
+    variants: list[VariantSummary]
+    table: Path
+    runs_table: Path
+    plot: Path
+
+
+def builtin_variants() -> list[Variant]:
+    """The five variants of the seed's experiment, in order."""
+    return [Variant(name, overrides) for name, overrides in BUILTIN_VARIANTS.items()]
+
+
+def parse_variant(text: str, known: Mapping[str, Variant]) -> Variant:
+    """``NAME:ITEM;ITEM;...`` -> a variant; an item is ``section.field=value`` or the name of a
+    ``known`` variant whose overrides come first at that place."""
+    name, sep, body = text.partition(":")
+    name = name.strip()
+    if not sep or not _NAME.match(name):
+        raise ConfigError(
+            f"variant '{text}' is not NAME:ITEM;ITEM;... (NAME of letters, digits, _ . + -)"
+        )
+    overrides: list[str] = []
+    for item in (part.strip() for part in body.split(";")):
+        if not item:
+            continue
+        if "=" in item:
+            overrides.append(item)
+        elif item in known:
+            overrides.extend(known[item].overrides)
+        else:
+            raise ConfigError(
+                f"variant '{name}': '{item}' is neither section.field=value nor a variant "
+                f"({', '.join(known)})"
+            )
+    return Variant(name, tuple(overrides))
+
+
+def select_variants(names: Sequence[str] | None = None, added: Sequence[str] = ()) -> list[Variant]:
+    """The built-in variants named in ``names`` (all when None), then the ``added`` ones
+    (``NAME:ITEM;...``, see :func:`parse_variant`); names must be unique."""
+    builtin = {v.name: v for v in builtin_variants()}
+    chosen = []
+    for name in builtin if names is None else names:
+        if name not in builtin:
+            raise ConfigError(f"unknown variant '{name}' (built-in: {', '.join(builtin)})")
+        chosen.append(builtin[name])
+    known = dict(builtin)
+    for text in added:
+        variant = parse_variant(text, known)
+        known[variant.name] = variant
+        chosen.append(variant)
+    names_seen = [v.name for v in chosen]
+    duplicates = sorted({n for n in names_seen if names_seen.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"variant names must be unique: {', '.join(duplicates)}")
+    if not chosen:
+        raise ConfigError("no variants to run")
+    return chosen
+
+
+def variant_config(base: Config, variant: Variant, seed: int) -> Config:
+    """``base`` with the variant's overrides and ``train.seed = seed``, validated."""
+    raw = base.model_dump(mode="json")
+    for item in (*variant.overrides, f"train.seed={seed}"):
+        raw = apply_override(raw, item)
+    return validate_config(raw, f"variant '{variant.name}'")
+
+
+def run_ablation(
+    base: Config,
+    variants: Sequence[Variant],
+    out: str | Path,
+    *,
+    seeds: int = 2,
+    progress: bool = False,
+    on_run: Callable[[RunScores], None] | None = None,
+) -> AblationResult:
+    """Train every variant with ``seeds`` seeds (or reuse/resume their runs in ``out``), then
+    write ``ablation_runs.csv``, ``ablation.csv`` and ``ablation.png``. Every variant's config
+    is validated before the first run starts. ``on_run`` is called after each run."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    out = Path(out)
+    plan = [
+        (variant, base.train.seed + k, variant_config(base, variant, base.train.seed + k))
+        for variant in variants
+        for k in range(seeds)
+    ]
+    runs: dict[str, list[RunScores]] = {variant.name: [] for variant in variants}
+    for variant, seed, config in plan:
+        run_dir = out / "runs" / variant.name / f"seed{seed}"
+        _train_or_reuse(config, run_dir, progress)
+        scores = run_scores(run_dir, variant.name, seed)
+        runs[variant.name].append(scores)
+        if on_run is not None:
+            on_run(scores)
+    summaries = [VariantSummary(name, found) for name, found in runs.items()]
+    return AblationResult(
+        variants=summaries,
+        table=write_table(summaries, out / TABLE),
+        runs_table=write_runs_table(summaries, out / RUNS_TABLE),
+        plot=atomic_write_bytes(out / PLOT, png_bytes(ablation_figure(summaries))),
+    )
+
+
+def run_scores(run_dir: Path, variant: str, seed: int) -> RunScores:
+    """Read a finished run's scores at its best validation epoch."""
+    summary = summarize_run(run_dir)
+    train_acc = None
+    if summary.best_epoch is not None:
+        row = summary.history["epoch"].index(summary.best_epoch)
+        value = summary.history.get("train_acc", [math.nan] * (row + 1))[row]
+        train_acc = value if math.isfinite(value) else None
+    test = (summary.test or {}).get("top1")
+    clean = summary.clean_train
+    return RunScores(
+        variant=variant,
+        seed=seed,
+        run_dir=run_dir,
+        best_epoch=summary.best_epoch,
+        scores={
+            "train_acc": train_acc,
+            "clean_train_acc": clean,
+            "val_top1": summary.val_top1,
+            "test_top1": test,
+            "gap": summary.gap,
+            "test_gap": clean - test if clean is not None and test is not None else None,
+        },
+    )
+
+
+def write_table(summaries: Sequence[VariantSummary], path: Path) -> Path:
+    """``ablation.csv``: variant, seeds, then ``METRIC_mean`` and ``METRIC_std`` per metric."""
+    header = ["variant", "seeds", *(f"{m}_{s}" for m in METRICS for s in ("mean", "std"))]
+    rows = [
+        [v.name, len(v.runs), *(_cell(f(m)) for m in METRICS for f in (v.mean, v.std))]
+        for v in summaries
+    ]
+    return atomic_write_text(path, _csv_text(header, rows))
+
+
+def write_runs_table(summaries: Sequence[VariantSummary], path: Path) -> Path:
+    """``ablation_runs.csv``: one row per run with its best epoch and scores."""
+    header = ["variant", "seed", "best_epoch", *METRICS, "run_dir"]
+    rows = [
+        [r.variant, r.seed, _cell(r.best_epoch), *(_cell(r.scores[m]) for m in METRICS), r.run_dir]
+        for v in summaries
+        for r in v.runs
+    ]
+    return atomic_write_text(path, _csv_text(header, rows))
+
+
+def ablation_figure(summaries: Sequence[VariantSummary]) -> Figure:
+    """Bars of mean accuracy (train, clean-train, validation, test) and of the gaps per
+    variant, with the standard deviation over seeds as error bars and each seed as a dot."""
+    names = [v.name for v in summaries]
+    x = np.arange(len(names))
+    fig = Figure(figsize=(max(9.0, 2.4 * len(names)), 7.5), dpi=100)
+    panels = (
+        (fig.add_subplot(2, 1, 1), METRICS[:4], "accuracy at the best validation epoch"),
+        (fig.add_subplot(2, 1, 2), METRICS[4:], "gap: clean-train minus val / test"),
+    )
+    for ax, metrics, ylabel in panels:
+        shown = [m for m in metrics if any(v.values(m) for v in summaries)]
+        width = 0.8 / max(1, len(shown))
+        for i, metric in enumerate(shown):
+            offset = x - 0.4 + width * (i + 0.5)
+            means = [v.mean(metric) for v in summaries]
+            stds = [v.std(metric) or 0.0 for v in summaries]
+            ax.bar(
+                offset,
+                [m if m is not None else math.nan for m in means],
+                width,
+                yerr=stds,
+                capsize=3,
+                label=METRIC_TITLES[metric],
+            )
+            for j, variant in enumerate(summaries):
+                values = variant.values(metric)
+                ax.plot([offset[j]] * len(values), values, "k.", markersize=4)
+        ax.set_xticks(x, names)
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    panels[0][0].set_ylim(0, 1.05)
+    panels[1][0].axhline(0.0, color="black", linewidth=0.8)
+    seeds = max(len(v.runs) for v in summaries)
+    fig.suptitle(f"Augmentation ablation: mean ± std over {seeds} seed(s)")
+    fig.tight_layout()
+    return fig
+
+
+def _train_or_reuse(config: Config, run_dir: Path, progress: bool) -> None:
+    """Train the run, resume it if unfinished, or keep it if finished with this config."""
+    from motionfit.train.fit import evaluate_test_set, train
+
+    paths = RunPaths(run_dir)
+    if not paths.config.is_file():
+        train(config, run_dir, progress=progress)
+        return
+    if load_config(paths.config) != config:
+        raise RunError(f"{run_dir} holds a run with another config; choose another --out")
+    if not paths.model.is_file():
+        train(config, run_dir, resume=True, progress=progress)
+    elif config.data.test and not (eval_dir(paths) / METRICS_JSON).is_file():
+        evaluate_test_set(paths, config.data.test)
+
+
+def _cell(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()

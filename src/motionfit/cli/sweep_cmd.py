@@ -1,0 +1,233 @@
+"""``motionfit sweep`` (Optuna hyperparameter search) and ``motionfit ablate`` (the
+augmentation ablation)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from motionfit.cli.common import CONFIG_OPTION, SET_OPTION, console
+from motionfit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from motionfit.ablate import RunScores, VariantSummary
+    from motionfit.sweeps import SweepResult, TrialRow
+
+DATA_OPTION = typer.Option(None, "--data", help="Training data (folder, list, split file).")
+VAL_OPTION = typer.Option(None, "--val", help="Validation data (default: 70/30 split).")
+OUT_OPTION = typer.Option(..., "--out", "-o", help="Output folder.")
+LEADERBOARD_ROWS = 20
+_SHORT_TITLES = {
+    "train_acc": "train",
+    "clean_train_acc": "clean-train",
+    "val_top1": "val",
+    "test_top1": "test",
+    "gap": "gap",
+    "test_gap": "test gap",
+}
+
+
+class SamplerName(str, Enum):
+    """Search strategies of ``motionfit sweep``."""
+
+    tpe = "tpe"
+    grid = "grid"
+
+
+def sweep(
+    out: Path = OUT_OPTION,
+    trials: int = typer.Option(..., "--trials", "-n", min=1, help="Total trials of the study."),
+    config: str | None = CONFIG_OPTION,
+    data: str | None = DATA_OPTION,
+    val: str | None = VAL_OPTION,
+    space: str = typer.Option(
+        "seed_ranges",
+        "--space",
+        help="Space file (YAML: section.field: {type: loguniform|uniform|int|choice, ...}) or "
+        "a shipped space name.",
+    ),
+    storage: str | None = typer.Option(
+        None,
+        "--storage",
+        help="Optuna RDB storage shared by workers (default sqlite:///OUT/study.db; "
+        "postgresql://user:pw@host/db across machines).",
+    ),
+    study: str = typer.Option("sweep", "--study", help="Study name in the storage."),
+    sampler: SamplerName = typer.Option(SamplerName.tpe, "--sampler", help="tpe or grid."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Sampler seed (leave unset when several workers share a study)."
+    ),
+    no_prune: bool = typer.Option(
+        False, "--no-prune", help="Train every trial to the end (no median pruning)."
+    ),
+    overrides: list[str] | None = SET_OPTION,
+) -> None:
+    """Search config fields with Optuna; writes OUT/trials/NNNN runs, leaderboard.csv,
+    importance.png and best_config.yaml. Run the same command again to continue, or in
+    several processes/machines with one --storage to share the work."""
+    from motionfit.cli.train_cmd import quiet_lightning
+    from motionfit.config import load_config
+
+    optuna = _import_optuna()
+    from motionfit.sweeps import load_space, run_sweep
+
+    quiet_lightning()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sets = {"data.source": data, "data.val": val}
+    cfg = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in sets.items() if v)])
+    result = run_sweep(
+        cfg,
+        load_space(space),
+        out,
+        trials=trials,
+        storage=storage,
+        study_name=study,
+        sampler=sampler.value,
+        pruner=optuna.pruners.NopPruner() if no_prune else None,
+        seed=seed,
+        on_trial=lambda row: console.print(_trial_line(row, cfg.train.monitor)),
+    )
+    _print_leaderboard(result)
+
+
+def ablate(
+    out: Path = OUT_OPTION,
+    config: str | None = CONFIG_OPTION,
+    data: str | None = DATA_OPTION,
+    val: str | None = VAL_OPTION,
+    test: str | None = typer.Option(None, "--test", help="Test data, scored after each run."),
+    seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per variant."),
+    variants: str | None = typer.Option(
+        None,
+        "--variants",
+        help="Comma-separated built-in variants (default all: none, temporal, spatial, "
+        "temporal+spatial, temporal+spatial+ls+mixup).",
+    ),
+    add: list[str] | None = typer.Option(
+        None,
+        "--add",
+        help="Extra variant NAME:ITEM;ITEM;... (ITEM = section.field=value or a variant name), "
+        "e.g. 'strong_jitter:temporal;sampling.jitter_prob=0.6'. Repeatable.",
+    ),
+    overrides: list[str] | None = SET_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Train the recipe with no augmentation, temporal only, spatial only, both, and both +
+    label smoothing + MixUp (same budget and seeds); print train, clean-train, validation and
+    test accuracy and the overfitting gap (mean ± std); write ablation.csv and ablation.png."""
+    from motionfit.ablate import run_ablation, select_variants
+    from motionfit.cli.train_cmd import quiet_lightning
+    from motionfit.config import load_config
+
+    quiet_lightning()
+    names = [n.strip() for n in variants.split(",") if n.strip()] if variants else None
+    chosen = select_variants(names, add or [])
+    sets = {"data.source": data, "data.val": val, "data.test": test}
+    cfg = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in sets.items() if v)])
+    result = run_ablation(cfg, chosen, out, seeds=seeds, progress=not quiet, on_run=_run_line)
+    table = Table(
+        title=f"Augmentation ablation: mean ± std over {seeds} seed(s)",
+        caption="accuracies in %, gaps in points: clean-train minus val (gap) and minus test",
+    )
+    table.add_column("variant")
+    metrics = _ablation_metrics(result.variants)
+    for metric in metrics:
+        table.add_column(_SHORT_TITLES[metric], justify="right")
+    for variant in result.variants:
+        table.add_row(escape(variant.name), *(_mean_std(variant, m) for m in metrics))
+    console.print(table)
+    console.print(f"table: {result.table}\nruns:  {result.runs_table}\nplot:  {result.plot}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sweep`` and ``ablate`` to the root app."""
+    app.command("sweep")(sweep)
+    app.command("ablate")(ablate)
+
+
+def _import_optuna() -> ModuleType:
+    try:
+        import optuna
+    except ImportError as exc:
+        raise ConfigError("motionfit sweep needs Optuna: pip install 'motionfit[sweep]'") from exc
+    return optuna
+
+
+def _trial_line(row: TrialRow, monitor: str) -> str:
+    score = row.value if row.value is not None else row.scores.get("val_top1")
+    shown = f"{monitor} {score:.4f}" if score is not None else "no score"
+    params = ", ".join(f"{k}={_short(v)}" for k, v in row.params.items())
+    epochs = row.scores.get("epochs")
+    detail = f" ({escape(row.error)})" if row.error else ""
+    return (
+        f"trial {row.number:04d} {row.state}: {shown} after {epochs} epoch(s); "
+        f"{escape(params)}{detail}"
+    )
+
+
+def _print_leaderboard(result: SweepResult) -> None:
+    rows = result.rows
+    keys = list(dict.fromkeys(k for row in rows for k in row.params))
+    fields = [k.split(".")[-1] for k in keys]
+    headers = fields if len(set(fields)) == len(fields) else keys
+    table = Table(title=f"study '{escape(result.study_name)}': {len(rows)} trial(s), best first")
+    for column in ("trial", "state", result.monitor, "gap pt", "epochs", *headers):
+        table.add_column(escape(column), justify="left" if column == "state" else "right")
+    for row in rows[:LEADERBOARD_ROWS]:
+        gap = row.scores.get("gap")
+        table.add_row(
+            f"{row.number:04d}",
+            row.state,
+            "" if row.value is None else f"{row.value:.4f}",
+            "" if gap is None else f"{gap * 100:+.1f}",
+            str(row.scores.get("epochs") or ""),
+            *(_short(row.params.get(k)) for k in keys),
+        )
+    console.print(table)
+    if len(rows) > LEADERBOARD_ROWS:
+        console.print(f"... {len(rows) - LEADERBOARD_ROWS} more in {result.leaderboard}")
+    if result.grid_exhausted:
+        console.print("the grid is exhausted: every configuration has been tried")
+    console.print(f"leaderboard: {result.leaderboard}")
+    if result.importance_plot is not None:
+        console.print(f"importance:  {result.importance_plot}")
+    else:
+        console.print("importance:  needs at least 2 complete trials")
+    if result.best_config is not None:
+        console.print(
+            f"best config: {result.best_config} "
+            f"(motionfit train --config {result.best_config} --out RUN)"
+        )
+
+
+def _ablation_metrics(variants: list[VariantSummary]) -> list[str]:
+    from motionfit.ablate import METRICS
+
+    return [m for m in METRICS if any(v.values(m) for v in variants)]
+
+
+def _mean_std(variant: VariantSummary, metric: str) -> str:
+    mean, std = variant.mean(metric), variant.std(metric)
+    if mean is None:
+        return "–"
+    sign = "+" if "gap" in metric else ""
+    return f"{mean * 100:{sign}.1f}" + (f" ± {std * 100:.1f}" if std is not None else "")
+
+
+def _run_line(scores: RunScores) -> None:
+    from motionfit.ablate import METRIC_TITLES
+
+    shown = ", ".join(
+        f"{METRIC_TITLES[m]} {v:.1%}" for m, v in scores.scores.items() if v is not None
+    )
+    console.print(f"{escape(scores.variant)} seed {scores.seed}: {shown} ({scores.run_dir})")
+
+
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,125 @@
+"""``pretrain``: one function from a config to a finished pretraining run directory.
+
+The run directory has the layout of a training run (see :mod:`motionfit.run`): config.yaml,
+split/, checkpoints/{last,best}.ckpt, metrics.csv (epoch, step, train_loss, val_loss, lr),
+curves.png, tb/, plus ``previews/epoch_NNN.png`` and ``preview.png``, and no labels.txt.
+``model.safetensors`` holds the ``VideoMAEForPreTraining`` weights (transformers' names) of the
+best checkpoint, with its ``config.json`` beside it; ``motionfit train --init-from RUN_DIR``
+starts a classifier's encoder from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+from motionfit.config import Config, dump_config
+from motionfit.errors import ConfigError
+from motionfit.models.hf_zoo import IMAGENET_MEAN, IMAGENET_STD
+from motionfit.pretrain.data import UnlabeledDataModule
+from motionfit.pretrain.model import build_pretrainer, check_pretrainable
+from motionfit.pretrain.preview import ReconstructionPreview
+from motionfit.pretrain.task import MaskedVideoTask
+from motionfit.run import RunPaths
+from motionfit.train.fit import (
+    best_checkpoint,
+    build_trainer,
+    check_run_dir,
+    export_weights,
+    fit_or_interrupt,
+)
+
+PRETRAIN_METRICS = {"train_loss": "train/loss", "val_loss": "val/loss"}
+HF_CONFIG_FILE = "config.json"
+
+
+@dataclass
+class PretrainResult:
+    """What a finished ``pretrain`` call produced."""
+
+    run: RunPaths
+    monitor: str
+    best_score: float | None
+    epochs: int
+    steps: int
+
+
+def pretrain(
+    config: Config,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: list[L.Callback] | None = None,
+) -> PretrainResult:
+    """Pretrain ``config.model.name`` (a VideoMAE model) on the videos of ``config.data.source``
+    by masked video modeling; with ``resume``, continue the run in ``out`` from ``last.ckpt``.
+
+    A new run refuses a directory that already holds one. Validation (``val/loss``) runs on
+    ``pretrain.val_fraction`` of the videos (or ``data.val``); ``train.monitor`` must be
+    ``val/loss`` or ``train/loss``.
+    """
+    _check_config(config)
+    run = RunPaths(Path(out))
+    check_run_dir(run, resume)
+    datamodule = UnlabeledDataModule(config, run, resume=resume)
+    datamodule.prepare_records()  # bad data or settings fail before anything is written
+    if config.train.monitor == "val/loss" and not datamodule.val_records:
+        raise ConfigError(
+            "config key 'train.monitor': val/loss needs held-out videos; set "
+            "pretrain.val_fraction > 0 or data.val, or monitor train/loss"
+        )
+    if rank_zero_only.rank == 0:
+        run.root.mkdir(parents=True, exist_ok=True)
+        dump_config(config, run.config)
+    datamodule.save_records()
+    torch.manual_seed(config.train.seed)
+    model = build_pretrainer(
+        config.model.name,
+        num_frames=config.sampling.num_frames,
+        image_size=config.augment.crop_size,
+        norm_pix_loss=config.pretrain.norm_pix_loss,
+        decoder_depth=config.pretrain.decoder_depth,
+    )
+    task = MaskedVideoTask(config, model)
+    preview = ReconstructionPreview(run.root, config.pretrain.preview_every, seed=config.train.seed)
+    trainer = build_trainer(
+        config,
+        run,
+        progress,
+        extra_callbacks=[preview, *(callbacks or [])],
+        metrics=PRETRAIN_METRICS,
+    )
+    fit_or_interrupt(trainer, task, datamodule, run, resume, command="pretrain")
+    best = best_checkpoint(trainer, run)
+    if trainer.is_global_zero and best is not None:
+        export_weights(best, run.model)
+        model.config.to_json_file(run.root / HF_CONFIG_FILE)
+    score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+    return PretrainResult(
+        run=run,
+        monitor=config.train.monitor,
+        best_score=float(score) if score is not None else None,
+        epochs=trainer.current_epoch,
+        steps=trainer.global_step,
+    )
+
+
+def _check_config(config: Config) -> None:
+    check_pretrainable(config.model.name, config.sampling.num_frames, config.augment.crop_size)
+    if config.train.monitor not in PRETRAIN_METRICS.values():
+        raise ConfigError(
+            f"config key 'train.monitor': pretraining logs val/loss and train/loss, "
+            f"not {config.train.monitor!r}"
+        )
+    normalization = (tuple(config.augment.mean), tuple(config.augment.std))
+    if not config.pretrain.norm_pix_loss and normalization != (IMAGENET_MEAN, IMAGENET_STD):
+        raise ConfigError(
+            "config keys 'augment.mean'/'augment.std': without pretrain.norm_pix_loss, "
+            "VideoMAEForPreTraining un-normalizes its pixel targets with the ImageNet mean/std "
+            f"{IMAGENET_MEAN}/{IMAGENET_STD}; use those"
+        )
