@@ -16,6 +16,9 @@ FLOPS_HELP = (
 )
 
 
+WIDE_TABLE = 140  # terminal columns from which the text columns fit in the table
+
+
 class Priority(str, Enum):
     """What matters most in ``motionfit recommend``."""
 
@@ -35,22 +38,30 @@ def models(
     if as_json:
         typer.echo(json.dumps([card.to_dict() for card in cards], indent=2))
         return
+    wide = console.width >= WIDE_TABLE
     table = Table(caption=FLOPS_HELP)
-    for column in ("model", "family", "frames x size", "params (M)", "GFLOPs/clip"):
+    table.add_column("model", no_wrap=True)
+    for column in ("family", "frames x size", "params (M)", "GFLOPs/clip"):
         table.add_column(column)
-    table.add_column("pretrained", overflow="fold")
-    table.add_column("use this if")
+    if wide:
+        table.add_column("pretrained", overflow="fold")
+        table.add_column("use this if")
     for card in cards:
-        table.add_row(
+        row = [
             card.name + (" (tiny)" if card.tiny else ""),
             card.family,
             f"{card.frames} x {card.size}",
             f"{card.params_m:.1f}",
             f"{card.gflops:.1f}" if card.gflops >= 1 else f"{card.gflops:.2f}",
-            "\n".join(card.pretrained) or "-",
-            card.use_if,
-        )
+        ]
+        if wide:
+            row += ["\n".join(card.pretrained) or "-", card.use_if]
+        table.add_row(*row)
     console.print(table)
+    if not wide:  # a narrow terminal: the long text columns as a list below the numbers
+        for card in cards:
+            weights = ", ".join(card.pretrained) or "none (random init)"
+            console.print(f"[bold]{card.name}[/bold]: {card.use_if}. Weights: {weights}.")
 
 
 def recommend(
