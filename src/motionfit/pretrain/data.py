@@ -84,15 +84,7 @@ class UnlabeledDataModule(VideoDataModule):
         """Build the training and (if any) validation datasets."""
         self.prepare_records()
         cfg = self.config
-        common = {
-            "sampling": cfg.sampling,
-            "augment": cfg.augment,
-            "seed": cfg.train.seed,
-            "decoder": cfg.data.decoder,
-            "bad_files": cfg.data.bad_files,
-            "max_bad_fraction": cfg.data.max_bad_fraction,
-            "bad_file_log": self.run.bad_files,
-        }
+        common = self.dataset_options()
         self.train_set = VideoClipDataset(
             self.train_records, mode="train", repeated=cfg.data.repeated_augmentation, **common
         )

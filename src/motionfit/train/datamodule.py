@@ -153,15 +153,7 @@ class VideoDataModule(L.LightningDataModule):
             warn_unmapped_direction_classes(
                 labels.names, cfg.augment.flip_label_map, cfg.augment.hflip
             )
-        common = {
-            "sampling": cfg.sampling,
-            "augment": cfg.augment,
-            "seed": cfg.train.seed,
-            "decoder": cfg.data.decoder,
-            "bad_files": cfg.data.bad_files,
-            "max_bad_fraction": cfg.data.max_bad_fraction,
-            "bad_file_log": self.run.bad_files,
-        }
+        common = self.dataset_options()
         self.train_set = VideoClipDataset(
             self.train_records,
             mode="train",
@@ -175,6 +167,19 @@ class VideoDataModule(L.LightningDataModule):
         subset = self.clean_train_subset()
         if subset:
             self.clean_train_set = VideoClipDataset(subset, mode="eval", **eval_common)
+
+    def dataset_options(self) -> dict:
+        """The :class:`VideoClipDataset` keyword arguments every dataset of the run shares."""
+        cfg = self.config
+        return {
+            "sampling": cfg.sampling,
+            "augment": cfg.augment,
+            "seed": cfg.train.seed,
+            "decoder": cfg.data.decoder,
+            "bad_files": cfg.data.bad_files,
+            "max_bad_fraction": cfg.data.max_bad_fraction,
+            "bad_file_log": self.run.bad_files,
+        }
 
     def clean_train_subset(self) -> list[VideoRecord]:
         """A fixed, seeded sample of the training videos scored with eval transforms."""
