@@ -21,6 +21,7 @@ from motionfit.ablate import (
 )
 from motionfit.cli.main import main
 from motionfit.config import load_config
+from motionfit.data.records import read_records
 from motionfit.data.synthetic import make_dataset
 from motionfit.errors import ConfigError
 from motionfit.train.callbacks import read_metrics
@@ -102,6 +103,7 @@ def test_cli_ablation_of_two_variants_over_two_seeds(videos, tmp_path, capsys):
     train, test = videos
     out = tmp_path / "ablation"
     argv = ["ablate", "--config", "demo", "--data", str(train), "--test", str(test), "-q"]
+    argv += ["--shift-test", str(test)]
     argv += ["--seeds", "2", "--variants", "none", "--out", str(out)]
     argv += ["--add", "noflip:temporal+spatial;augment.hflip=0"]
     argv += [item for override in FAST for item in ("--set", override)]
@@ -132,7 +134,10 @@ def test_cli_ablation_of_two_variants_over_two_seeds(videos, tmp_path, capsys):
         assert config.augment.hflip == (0.0 if run["variant"] == "noflip" else 0.5)
         history = read_metrics(run_dir / "metrics.csv")
         best = max(history, key=lambda h: (h["val_top1"], -h["epoch"]))
-        test_top1 = json.loads((run_dir / "eval" / "metrics.json").read_text())["top1"]
+        test = json.loads((run_dir / "eval" / "metrics.json").read_text())
+        test_top1 = test["top1"]
+        val = json.loads((run_dir / "eval_val" / "metrics.json").read_text())
+        shift = json.loads((run_dir / "eval_shift" / "metrics.json").read_text())
         expected = {
             "train_acc": best["train_acc"],
             "clean_train_acc": best["clean_train_acc"],
@@ -140,7 +145,14 @@ def test_cli_ablation_of_two_variants_over_two_seeds(videos, tmp_path, capsys):
             "test_top1": test_top1,
             "gap": best["clean_train_acc"] - best["val_top1"],
             "test_gap": best["clean_train_acc"] - test_top1,
+            "shift_top1": shift["top1"],
+            "val_frozen_agree": val["diagnostics"]["frozen"]["agreement"],
+            **{
+                f"test_{name}_agree": test["diagnostics"][name]["agreement"]
+                for name in ("frozen", "shuffled", "reversed")
+            },
         }
+        assert val["num_videos"] == len(read_records(run_dir / "split" / "val.txt")[0])
         for metric, value in expected.items():
             assert float(run[metric]) == pytest.approx(value, abs=1e-5), metric
 

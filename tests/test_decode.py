@@ -24,6 +24,7 @@ from motionfit.data.decode import (
     probe,
     read_clip,
     scaled_size,
+    timeline_frames,
 )
 from motionfit.data.encode import write_video
 from motionfit.errors import ConfigError, VideoDecodeError
@@ -413,3 +414,59 @@ def test_torchcodec_backend_matches_pyav(generated: dict[str, Path], name: str) 
     reference = read_clip(path, [5, 1, 5], short_side=32)
     assert resized.shape == reference.shape
     assert (resized.float() - reference.float()).abs().mean() < 4.0
+
+
+# ---------------------------------------------------------------------------------------------
+# variable frame rate
+
+
+def write_vfr_video(path: Path, frames: np.ndarray, times: np.ndarray) -> Path:
+    """h264 mp4 whose frame ``k`` is shown at ``times[k]`` seconds (irregular, as from a phone):
+    timestamps in milliseconds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"preset": "veryfast", "threads": "1", "g": "8", "bf": "2"}
+        for image, seconds in zip(frames, times, strict=True):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = round(seconds * 1000), Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def vfr_times(num_frames: int, seed: int = 0) -> np.ndarray:
+    """Frame times drifting between 15 and 40 fps (a slow first half, a fast second half)."""
+    rng = np.random.default_rng(seed)
+    half = num_frames // 2
+    gaps = np.concatenate(
+        [rng.uniform(0.055, 0.07, half), rng.uniform(0.025, 0.03, num_frames - half - 1)]
+    )
+    return np.round(np.concatenate(([0.0], np.cumsum(gaps))), 3)
+
+
+def test_variable_frame_rate_probe_and_timeline(tmp_path: Path) -> None:
+    times = vfr_times(40)
+    path = write_vfr_video(tmp_path / "vfr.mp4", numbered_frames(40), times)
+    meta = probe(path)
+    interval = times[-1] / 39
+    assert meta.num_frames == 40
+    assert meta.duration == pytest.approx(times[-1] + interval, abs=1e-3)  # not 40 / avg fps
+    assert meta.fps == pytest.approx(40 / meta.duration)
+    # positions on the constant-rate timeline map to the frame shown at that time
+    positions = np.arange(0, 40, 5)
+    frames = np.asarray(timeline_frames(path, positions))
+    assert np.all(np.abs(times[frames] - positions * interval) <= 0.036)  # half the widest gap
+    assert not np.array_equal(frames, positions)  # frame counting would drift by several frames
+    # the frames decoded are the ones asked for
+    clip = read_clip(path, frames.tolist())
+    columns = clip.float().mean(dim=1)[:, -4:, :].mean(dim=1).argmax(dim=1)
+    assert columns.tolist() == frames.tolist()
+
+
+def test_constant_rate_timeline_is_the_identity(generated: dict[str, Path]) -> None:
+    for name in ("h264_bframes.mp4", "ntsc_30000_1001.mp4", "mpeg4_bframes.avi"):
+        count = probe(generated[name]).num_frames
+        assert timeline_frames(generated[name], range(count)) == list(range(count)), name

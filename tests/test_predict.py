@@ -161,3 +161,32 @@ def test_cli_predict_user_errors_exit_2_with_one_line(
     assert code == 2
     assert err.splitlines()[-1].startswith("error: ") and message in err.splitlines()[-1]
     assert sum(line.startswith("error") for line in err.splitlines()) == 1
+
+
+def test_timeline_follows_time_on_a_variable_frame_rate_video(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows are seconds of the video's own clock: each reads frames shown inside it."""
+    from conftest import numbered_frames
+    from test_decode import vfr_times, write_vfr_video
+
+    from motionfit.data import dataset as dataset_module
+
+    times = vfr_times(60)
+    video = write_vfr_video(tmp_path / "vfr.mp4", numbered_frames(60), times)
+    asked: list[list[int]] = []
+    read = dataset_module.read_clip
+
+    def spy(path, indices, **kwargs):
+        asked.append(list(indices))
+        return read(path, indices, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "read_clip", spy)
+    result = predict_timeline(load_run(run_dir), [video], window=1.0, hop=0.5, clips=1)
+    duration = times[-1] * 60 / 59
+    windows = [(p.start, p.end) for p in result.predictions]
+    assert windows[-1][1] == pytest.approx(duration, abs=1e-3) and len(asked) == len(windows)
+    slack = 0.07  # the widest gap between two frames
+    for (start, end), frames in zip(windows, asked, strict=True):
+        shown = times[frames]
+        assert start - slack <= shown.min() and shown.max() <= end + slack, (start, end, shown)

@@ -233,3 +233,40 @@ def test_samplers_on_real_clips_with_stride_in_seconds(real_videos_dir):
         )
         assert {c.stride for c in evals} == {expected_stride}
         assert all(max(c.indices) < count for c in evals)
+
+
+def test_clips_follow_time_on_a_variable_frame_rate_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stride_seconds, clip positions and segments are times, not frame counts, on a video
+    whose first half runs at ~15 fps and second half at ~36 fps."""
+    from test_decode import vfr_times, write_vfr_video
+
+    from motionfit.config import AugmentConfig
+    from motionfit.data import dataset as dataset_module
+    from motionfit.data.dataset import VideoClipDataset
+    from motionfit.data.records import VideoRecord
+
+    times = vfr_times(60)
+    path = write_vfr_video(tmp_path / "vfr.mp4", numbered_frames(60), times)
+    asked: list[list[int]] = []
+    read = dataset_module.read_clip
+
+    def spy(video, indices, **kwargs):
+        asked.append(list(indices))
+        return read(video, indices, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "read_clip", spy)
+    sampling = SamplingConfig(num_frames=6, stride=2, stride_seconds=0.25, jitter_prob=0.0)
+    augment = AugmentConfig(crop_size=32)
+    interval = times[-1] / 59
+    stride = round(0.25 / interval) * interval  # the stride in seconds on the 1/fps grid
+    for mode in ("eval", "train"):
+        asked.clear()
+        VideoClipDataset([VideoRecord(path, 0)], mode=mode, sampling=sampling, augment=augment)[0]
+        gaps = np.diff(times[asked[0]])
+        assert np.all(np.abs(gaps - stride) <= 0.07), (mode, gaps)  # one widest frame gap
+    asked.clear()
+    segment = VideoRecord(path, 0, start=1.2, end=2.2)
+    VideoClipDataset([segment], mode="eval", sampling=sampling, augment=augment)[0]
+    assert times[asked[0]].min() >= 1.2 - 0.04 and times[asked[0]].max() <= 2.2 + 0.04

@@ -172,6 +172,10 @@ def test_appearance_is_random_but_shortcut_ties_background_to_class():
         ({"frames": (9, 4)}, "--frames"),
         ({"shortcut": 2.0}, "--shortcut"),
         ({"per_class": 0}, "--per-class"),
+        ({"speed": (0.0, 1.0)}, "--speed"),
+        ({"reference_fps": -5.0}, "--reference-fps"),
+        ({"drop": 1.5}, "--drop and --duplicate"),
+        ({"drop": 0.6, "duplicate": 0.5}, "--drop plus --duplicate"),
     ],
 )
 def test_bad_parameters_are_data_errors(tmp_path, kwargs, message):
@@ -210,3 +214,41 @@ def test_cli_synth_bad_size_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert err.strip().count("\n") == 0 and "--size" in err
+
+
+def _motion_per_frame(spec: SynthSpec) -> float:
+    """Mean absolute difference of consecutive frames over the move_right videos (grows with
+    the distance the object moves per frame)."""
+    return float(
+        np.mean(
+            [np.abs(np.diff(render_video(spec, 1, i)[0].astype(np.float32), axis=0)).mean()
+             for i in VIDEOS]
+        )
+    )  # fmt: skip
+
+
+def test_time_shifts_change_motion_per_frame_and_leave_the_default_alone():
+    base = SynthSpec(classes=2, seed=4, fps=(25.0, 25.0), frames=(20, 20))
+    # reference_fps at the video's own rate, speed 1, no drops: exactly the default rendering
+    same = SynthSpec(classes=2, seed=4, fps=(25.0, 25.0), frames=(20, 20), reference_fps=25.0)
+    assert all(
+        np.array_equal(render_video(base, 1, i)[0], render_video(same, 1, i)[0]) for i in VIDEOS
+    )
+    slower_camera = SynthSpec(
+        classes=2, seed=4, fps=(12.5, 12.5), frames=(20, 20), reference_fps=25.0
+    )
+    faster_objects = SynthSpec(classes=2, seed=4, fps=(25.0, 25.0), frames=(20, 20), speed=(2, 2))
+    assert _motion_per_frame(slower_camera) > 1.3 * _motion_per_frame(base)
+    assert _motion_per_frame(faster_objects) > 1.3 * _motion_per_frame(base)
+
+
+def test_duplicated_frames_repeat_and_dropped_frames_jump():
+    spec = SynthSpec(classes=2, seed=4, frames=(30, 30), duplicate=0.3)
+    frames, _ = render_video(spec, 1, 0)
+    repeats = sum(np.array_equal(frames[t], frames[t + 1]) for t in range(len(frames) - 1))
+    assert 3 <= repeats <= 18
+    plain, _ = render_video(SynthSpec(classes=2, seed=4, frames=(30, 30)), 1, 0)
+    assert not any(np.array_equal(plain[t], plain[t + 1]) for t in range(len(plain) - 1))
+    dropped, _ = render_video(SynthSpec(classes=2, seed=4, frames=(30, 30), drop=0.3), 1, 0)
+    steps = np.abs(np.diff(dropped.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+    assert steps.max() > 1.5 * np.median(steps)  # some steps cover two frames of motion

@@ -101,7 +101,7 @@ def test_a_new_run_never_overwrites_an_existing_one(videos, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "config.yaml").write_text("precious: true\n")
-    with pytest.raises(RunError, match="already holds a run"):
+    with pytest.raises(RunError, match="holds files motionfit did not write"):
         train(_config(videos, "train.epochs=1"), out, progress=False)
     assert (out / "config.yaml").read_text() == "precious: true\n"
 

@@ -19,7 +19,10 @@ train/validation split for ``train.epochs``. Per run, at its best validation epo
 ``motionfit report``): training accuracy (augmented clips, against the argmax of the mixed
 targets under MixUp), clean-train accuracy (training videos with evaluation transforms),
 validation top-1, test top-1 (with ``data.test``), the overfitting gap (clean-train minus
-validation) and the test gap (clean-train minus test).
+validation), the test gap (clean-train minus test) and the motion-reliance diagnostics
+(:mod:`motionfit.evaluation.diagnose`): the frozen agreement on the validation videos (which
+share the training data's shortcuts) and the frozen, shuffled and reversed agreements on the
+test videos.
 
 ``OUT`` receives ``runs/VARIANT/seedS/`` (run directories), ``ablation_runs.csv`` (one row per
 run), ``ablation.csv`` (mean and sample standard deviation per variant) and ``ablation.png``.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 import statistics
@@ -81,15 +85,30 @@ BUILTIN_VARIANTS: dict[str, tuple[str, ...]] = {
         "augment.cutmix_alpha=0",
     ),
 }
-METRICS = ("train_acc", "clean_train_acc", "val_top1", "test_top1", "gap", "test_gap")
+ACCURACY_METRICS = ("train_acc", "clean_train_acc", "val_top1", "test_top1", "shift_top1")
+GAP_METRICS = ("gap", "test_gap")
+DIAGNOSTIC_METRICS = (
+    "val_frozen_agree",
+    "test_frozen_agree",
+    "test_shuffled_agree",
+    "test_reversed_agree",
+)
+METRICS = (*ACCURACY_METRICS, *GAP_METRICS, *DIAGNOSTIC_METRICS)
 METRIC_TITLES = {
     "train_acc": "train acc",
     "clean_train_acc": "clean-train acc",
     "val_top1": "val top-1",
     "test_top1": "test top-1",
+    "shift_top1": "shifted test top-1",
     "gap": "gap (clean − val)",
     "test_gap": "test gap (clean − test)",
+    "val_frozen_agree": "val frozen agreement",
+    "test_frozen_agree": "test frozen agreement",
+    "test_shuffled_agree": "test shuffled agreement",
+    "test_reversed_agree": "test reversed agreement",
 }
+VAL_EVAL_DIR = "eval_val"
+SHIFT_EVAL_DIR = "eval_shift"
 TABLE = "ablation.csv"
 RUNS_TABLE = "ablation_runs.csv"
 PLOT = "ablation.png"
@@ -216,13 +235,17 @@ def run_ablation(
     seeds: int = 2,
     progress: bool = False,
     on_run: Callable[[RunScores], None] | None = None,
+    shift_test: str | None = None,
 ) -> AblationResult:
     """Train every variant with ``seeds`` seeds (or reuse/resume their runs in ``out``), then
     write ``ablation_runs.csv``, ``ablation.csv`` and ``ablation.png``. Every variant's config
-    is validated before the first run starts. ``on_run`` is called after each run."""
+    is validated before the first run starts. ``on_run`` is called after each run.
+    ``shift_test`` is a second test set (e.g. other speeds and frame rates), scored into
+    ``RUN/eval_shift`` (column ``shift_top1``)."""
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     out = Path(out)
+    base = base.model_copy(update={"eval": base.eval.model_copy(update={"diagnose": True})})
     plan = [
         (variant, base.train.seed + k, variant_config(base, variant, base.train.seed + k))
         for variant in variants
@@ -231,7 +254,7 @@ def run_ablation(
     runs: dict[str, list[RunScores]] = {variant.name: [] for variant in variants}
     for variant, seed, config in plan:
         run_dir = out / "runs" / variant.name / f"seed{seed}"
-        _train_or_reuse(config, run_dir, progress)
+        _train_or_reuse(config, run_dir, progress, shift_test)
         scores = run_scores(run_dir, variant.name, seed)
         runs[variant.name].append(scores)
         if on_run is not None:
@@ -254,6 +277,9 @@ def run_scores(run_dir: Path, variant: str, seed: int) -> RunScores:
         value = summary.history.get("train_acc", [math.nan] * (row + 1))[row]
         train_acc = value if math.isfinite(value) else None
     test = (summary.test or {}).get("top1")
+    test_diagnostics = (summary.test or {}).get("diagnostics", {})
+    val_diagnostics = _read_json(run_dir / VAL_EVAL_DIR / METRICS_JSON).get("diagnostics", {})
+    shift = _read_json(run_dir / SHIFT_EVAL_DIR / METRICS_JSON).get("top1")
     clean = summary.clean_train
     return RunScores(
         variant=variant,
@@ -265,8 +291,14 @@ def run_scores(run_dir: Path, variant: str, seed: int) -> RunScores:
             "clean_train_acc": clean,
             "val_top1": summary.val_top1,
             "test_top1": test,
+            "shift_top1": shift,
             "gap": summary.gap,
             "test_gap": clean - test if clean is not None and test is not None else None,
+            "val_frozen_agree": val_diagnostics.get("frozen", {}).get("agreement"),
+            **{
+                f"test_{name}_agree": test_diagnostics.get(name, {}).get("agreement")
+                for name in ("frozen", "shuffled", "reversed")
+            },
         },
     )
 
@@ -297,13 +329,17 @@ def ablation_figure(summaries: Sequence[VariantSummary]) -> Figure:
     variant, with the standard deviation over seeds as error bars and each seed as a dot."""
     names = [v.name for v in summaries]
     x = np.arange(len(names))
-    fig = Figure(figsize=(max(9.0, 2.4 * len(names)), 7.5), dpi=100)
+    fig = Figure(figsize=(max(9.0, 2.4 * len(names)), 10.5), dpi=100)
     panels = (
-        (fig.add_subplot(2, 1, 1), METRICS[:4], "accuracy at the best validation epoch"),
-        (fig.add_subplot(2, 1, 2), METRICS[4:], "gap: clean-train minus val / test"),
+        (fig.add_subplot(3, 1, 1), ACCURACY_METRICS, "accuracy at the best validation epoch"),
+        (fig.add_subplot(3, 1, 2), GAP_METRICS, "gap: clean-train minus val / test"),
+        (fig.add_subplot(3, 1, 3), DIAGNOSTIC_METRICS, "agreement with normal views"),
     )
     for ax, metrics, ylabel in panels:
         shown = [m for m in metrics if any(v.values(m) for v in summaries)]
+        if not shown:
+            ax.set_axis_off()
+            continue
         width = 0.8 / max(1, len(shown))
         for i, metric in enumerate(shown):
             offset = x - 0.4 + width * (i + 0.5)
@@ -325,6 +361,7 @@ def ablation_figure(summaries: Sequence[VariantSummary]) -> Figure:
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     panels[0][0].set_ylim(0, 1.05)
+    panels[2][0].set_ylim(0, 1.05)
     panels[1][0].axhline(0.0, color="black", linewidth=0.8)
     seeds = max(len(v.runs) for v in summaries)
     fig.suptitle(f"Augmentation ablation: mean ± std over {seeds} seed(s)")
@@ -332,20 +369,41 @@ def ablation_figure(summaries: Sequence[VariantSummary]) -> Figure:
     return fig
 
 
-def _train_or_reuse(config: Config, run_dir: Path, progress: bool) -> None:
-    """Train the run, resume it if unfinished, or keep it if finished with this config."""
+def _train_or_reuse(
+    config: Config, run_dir: Path, progress: bool, shift_test: str | None = None
+) -> None:
+    """Train the run, resume it if unfinished, or keep it if finished with this config; then
+    score what is missing of the validation diagnostics and the shifted test."""
     from motionfit.train.fit import evaluate_test_set, train
 
     paths = RunPaths(run_dir)
     if not paths.config.is_file():
         train(config, run_dir, progress=progress)
-        return
-    if load_config(paths.config) != config:
+    elif _as_planned(load_config(paths.config), config) != config:
         raise RunError(f"{run_dir} holds a run with another config; choose another --out")
-    if not paths.model.is_file():
+    elif not paths.model.is_file():
         train(config, run_dir, resume=True, progress=progress)
     elif config.data.test and not (eval_dir(paths) / METRICS_JSON).is_file():
         evaluate_test_set(paths, config.data.test)
+    val_source = config.data.val or paths.split_dir / "val.txt"
+    if not (run_dir / VAL_EVAL_DIR / METRICS_JSON).is_file() and Path(val_source).exists():
+        evaluate_test_set(paths, str(val_source), out_dir=run_dir / VAL_EVAL_DIR)
+    if shift_test and not (run_dir / SHIFT_EVAL_DIR / METRICS_JSON).is_file():
+        evaluate_test_set(paths, shift_test, out_dir=run_dir / SHIFT_EVAL_DIR)
+
+
+def _as_planned(stored: Config, planned: Config) -> Config:
+    """A run's stored config as planned: training fixes ``sampling.stride_fps: auto`` to the
+    data's frame rate, which is the same run."""
+    if planned.sampling.stride_fps != "auto":
+        return stored
+    sampling = stored.sampling.model_copy(update={"stride_fps": "auto"})
+    return stored.model_copy(update={"sampling": sampling})
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON file's dict, or an empty one when it does not exist."""
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _cell(value: float | int | None) -> str:

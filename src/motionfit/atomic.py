@@ -1,16 +1,23 @@
-"""Atomic file writes: a kill leaves the old file or the new one, never a partial one."""
+"""Atomic file writes: a kill leaves the old file or the new one, never a partial one.
+
+A write goes through ``.NAME.<pid>.tmp`` beside its target; a process killed mid-write leaves
+that file behind, and :func:`remove_stale_temp_files` clears it on the next start.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` through a temporary file in the same folder, fsync, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
@@ -25,3 +32,42 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Text version of :func:`atomic_write_bytes` (UTF-8)."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def temp_path(path: str | Path) -> Path:
+    """The temporary file this process writes ``path`` through: ``.NAME.<pid>.tmp``."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the ``.NAME.<pid>.tmp`` files under ``folder`` (recursively) whose writer is no
+    longer running; returns them. Symlinks are neither followed nor removed."""
+    removed = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            match = _TEMP_NAME.match(name)
+            path = Path(dirpath) / name
+            if match is None or path.is_symlink() or _is_running(int(match["pid"])):
+                continue
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _is_running(pid: int) -> bool:
+    """True if a process ``pid`` exists (this one included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    except OverflowError:
+        return False
+    return True

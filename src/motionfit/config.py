@@ -8,21 +8,49 @@ recipe or file under ``extends:`` and override only what differs.
 from __future__ import annotations
 
 import difflib
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from motionfit.atomic import atomic_write_text
 from motionfit.errors import ConfigError
 
+# train.monitor: what the tasks log (classification: every key; pretraining: the losses)
+LOGGED_METRICS = ("val/top1", "val/top5", "val/loss", "train/loss", "train/acc", "clean_train/top1")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+STRATEGIES = (
+    "auto",
+    "single_device",
+    "ddp",
+    "ddp_spawn",
+    "ddp_fork",
+    "ddp_notebook",
+    "ddp_find_unused_parameters_true",
+    "ddp_find_unused_parameters_false",
+    "fsdp",
+    "deepspeed",
+    "deepspeed_stage_1",
+    "deepspeed_stage_2",
+    "deepspeed_stage_3",
+)
+
 
 class _Section(BaseModel):
-    """Base of every config section: unknown keys are errors, assignments are validated."""
+    """Base of every config section: unknown keys are errors, assignments are validated,
+    numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):
@@ -76,12 +104,22 @@ class SamplingConfig(_Section):
     stride_seconds: float | None = Field(
         None, gt=0.0, description="Stride in seconds instead of frames (mixed frame rates)."
     )
+    stride_fps: float | Literal["auto", "frames"] = Field(
+        "auto",
+        description="Frame rate at which stride and train_strides count frames: a video at "
+        "another rate gets strides scaled to cover the same time. auto = the training videos' "
+        "median rate, fixed when training starts (saved in the run's config); frames = count "
+        "frames at any rate.",
+    )
     jitter_prob: float = Field(
         0.2, ge=0.0, le=1.0, description="Probability a training clip gets temporal jitter."
     )
     jitter_max: int = Field(2, ge=0, description="Max frames dropped/duplicated by jitter.")
     short_video: Literal["loop", "pad"] = Field(
         "loop", description="Video shorter than the clip span: loop it or repeat its last frame."
+    )
+    frames_fps: float = Field(
+        30.0, gt=0.0, description="Frame rate of videos stored as frame folders (images have none)."
     )
 
     @model_validator(mode="after")
@@ -91,6 +129,22 @@ class SamplingConfig(_Section):
         ):
             raise ValueError("train_strides must be a non-empty list of integers >= 1")
         return self
+
+    @field_validator("stride_fps")
+    @classmethod
+    def _positive_fps(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not value > 0:
+            raise ValueError("must be a frame rate > 0, 'auto' or 'frames'")
+        return value
+
+    def resolved_stride_seconds(self) -> float | None:
+        """The stride in seconds: ``stride_seconds``, else ``stride / stride_fps`` once the
+        frame rate is known (a number), else None (strides count frames at any rate)."""
+        if self.stride_seconds is not None:
+            return self.stride_seconds
+        if isinstance(self.stride_fps, float):
+            return self.stride / self.stride_fps
+        return None
 
     def resolved_train_strides(self) -> list[int]:
         """The strides a training clip draws from (``train_strides`` or the default around
@@ -120,6 +174,11 @@ class AugmentConfig(_Section):
     flip_label_map: dict[str, str] = Field(
         default_factory=dict,
         description="Class pairs swapped when a clip is flipped (left: right); symmetric.",
+    )
+    flip_label_map_unknown: Literal["error", "skip"] = Field(
+        "error",
+        description="A flip pair naming a class the data lacks: error (a map you wrote) or "
+        "skip with a note (a recipe's own map).",
     )
     color_jitter: float = Field(
         0.0, ge=0.0, le=1.0, description="Probability of colour jitter per clip."
@@ -157,10 +216,89 @@ class AugmentConfig(_Section):
     mix_switch_prob: float = Field(
         0.5, ge=0.0, le=1.0, description="Probability of CutMix rather than MixUp when both on."
     )
+    static_blend: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Probability a training clip gets a frame of its own video blended into "
+        "every frame (Background Erasing, Wang et al. CVPR 2021); label unchanged.",
+    )
+    static_blend_strength: tuple[float, float] = Field(
+        (0.2, 0.5), description="Range of the static frame's blend weight (0-1)."
+    )
+    still_mix: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Probability a training clip gets a still frame of another training video "
+        "blended into every frame (StillMix, Li et al. ICCV 2023); label unchanged.",
+    )
+    still_mix_strength: tuple[float, float] = Field(
+        (0.3, 0.6), description="Range of the other video's still frame's blend weight (0-1)."
+    )
+    foreground_paste: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Probability a training clip's moving region (from frame differences) is "
+        "pasted onto another training video's frame (FAME, Ding et al. CVPR 2022).",
+    )
+    foreground_paste_strength: tuple[float, float] = Field(
+        (0.3, 0.5), description="Range of the fraction of the frame kept as moving foreground."
+    )
+
+    @field_validator("static_blend_strength", "still_mix_strength", "foreground_paste_strength")
+    @classmethod
+    def _unit_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError("must be [low, high] with 0 <= low <= high <= 1")
+        return value
+
+    @field_validator("scale")
+    @classmethod
+    def _scale_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0.0 < value[0] <= value[1] <= 1.0:
+            raise ValueError("must be [low, high] with 0 < low <= high <= 1")
+        return value
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0.0 < value[0] <= value[1]:
+            raise ValueError("must be [low, high] with 0 < low <= high")
+        return value
+
+    @field_validator("std")
+    @classmethod
+    def _std_positive(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(value) <= 0.0:
+            raise ValueError("every channel's std must be > 0")
+        return value
+
+    @field_validator("color_jitter_strength")
+    @classmethod
+    def _jitter_strength(
+        cls, value: tuple[float, float, float, float]
+    ) -> tuple[float, float, float, float]:
+        if min(value) < 0.0 or value[3] > 0.5:
+            raise ValueError("must be >= 0 (brightness, contrast, saturation) and hue in 0..0.5")
+        return value
 
     def resolved_short_side(self) -> int:
         """The short side frames are resized to (explicit or crop_size * 8/7)."""
         return self.short_side or round(self.crop_size * 8 / 7)
+
+
+class LoraSettings(_Section):
+    """Low-rank adapters (PEFT) on the attention/MLP linears of a transformer backbone."""
+
+    rank: int = Field(8, ge=1, description="LoRA rank r.")
+    alpha: float = Field(16.0, gt=0.0, description="LoRA alpha (update scaled by alpha / rank).")
+    targets: list[str] = Field(
+        default_factory=list,
+        description="Linear layers to adapt (PEFT target_modules); empty = attention query/value.",
+    )
 
 
 class ModelConfig(_Section):
@@ -174,6 +312,19 @@ class ModelConfig(_Section):
     dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout before the classifier.")
     hidden_dim: int = Field(0, ge=0, description="Width of an optional head hidden layer (0=none).")
     drop_path: float = Field(0.1, ge=0.0, lt=1.0, description="Stochastic depth rate.")
+    head: Literal["linear", "attentive"] | None = Field(
+        None,
+        description="Pooling before the classifier: linear (mean) or attentive (vjepa2_*, "
+        "videoprism_*); unset = the model's default.",
+    )
+    freeze: str = Field(
+        "none",
+        pattern=r"^(none|backbone|first_\d+)$",
+        description="Frozen weights: none, backbone (train only the head) or first_N blocks.",
+    )
+    lora: LoraSettings | None = Field(
+        None, description="LoRA adapters through PEFT (merged into the weights on export)."
+    )
 
 
 class OptimConfig(_Section):
@@ -190,6 +341,13 @@ class OptimConfig(_Section):
     layer_decay: float = Field(
         1.0, gt=0.0, le=1.0, description="Layer-wise LR decay (1 = off; ~0.75 for ViTs)."
     )
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= beta < 1.0 for beta in value):
+            raise ValueError("each beta must be in [0, 1)")
+        return value
 
 
 class ScheduleConfig(_Section):
@@ -208,6 +366,13 @@ class ScheduleConfig(_Section):
     )
     gamma: float = Field(0.1, gt=0.0, le=1.0, description="Step schedule decay factor.")
 
+    @field_validator("milestones")
+    @classmethod
+    def _milestones_order(cls, value: list[float]) -> list[float]:
+        if any(m < 0 for m in value) or value != sorted(value):
+            raise ValueError("milestones must be epochs >= 0 in increasing order")
+        return value
+
 
 class TrainConfig(_Section):
     """The training loop."""
@@ -221,6 +386,14 @@ class TrainConfig(_Section):
     )
     label_smoothing: float = Field(
         0.1, ge=0.0, lt=1.0, description="Cross-entropy label smoothing."
+    )
+    class_weights: str = Field(
+        "none",
+        description="Cross-entropy class weights: none, balanced (videos / (classes x class "
+        "count)), or a file of 'class weight' lines.",
+    )
+    balanced_sampler: bool = Field(
+        False, description="Draw training clips class-balanced (with replacement) each epoch."
     )
     ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="EMA of weights (0 = off).")
     monitor: str = Field("val/top1", description="Metric for early stopping and best checkpoint.")
@@ -242,6 +415,56 @@ class TrainConfig(_Section):
     )
     max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1 = no cap).")
     log_every_n_steps: int = Field(10, ge=1, description="Logging interval in steps.")
+    compile: bool = Field(
+        False, description="torch.compile the model (slow first step; then faster on GPUs)."
+    )
+    compile_backend: str = Field(
+        "inductor", description="torch.compile backend (inductor; aot_eager to check capture)."
+    )
+    channels_last: bool = Field(
+        False, description="Channels-last 3-D memory for the CNN families (faster on GPUs)."
+    )
+    grad_checkpointing: bool = Field(
+        False, description="Recompute activations in backward (VideoMAE, TimeSformer): less memory."
+    )
+
+    @field_validator("monitor")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in LOGGED_METRICS:
+            raise ValueError(f"must be a logged metric: {', '.join(LOGGED_METRICS)}")
+        return value
+
+    @field_validator("accelerator")
+    @classmethod
+    def _known_accelerator(cls, value: str) -> str:
+        if value not in ACCELERATORS:
+            raise ValueError(f"must be one of {', '.join(ACCELERATORS)}")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise ValueError(f"must be auto, ddp, fsdp, deepspeed or another of {STRATEGIES}")
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _device_spec(cls, value: str) -> str:
+        text = value.strip()
+        ids = [part.strip() for part in text.split(",") if part.strip()] if "," in text else []
+        count = re.fullmatch(r"auto|-1|[1-9]\d*", text)
+        if not count and not (ids and all(part.isdigit() for part in ids)):
+            raise ValueError("must be auto, -1 (all), a count N >= 1, or a list of ids like 0,1")
+        return text
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_cap(cls, value: int) -> int:
+        if value != -1 and value < 1:
+            raise ValueError("must be -1 (no cap) or >= 1 (0 steps would train nothing)")
+        return value
 
 
 class EvalConfig(_Section):
@@ -254,6 +477,11 @@ class EvalConfig(_Section):
         "uniform", description="Test sampling: uniform clips, or TSN-style segments."
     )
     batch_size: int = Field(8, ge=1, description="Clips per batch at evaluation.")
+    diagnose: bool = Field(
+        False,
+        description="Also score frozen, shuffled and reversed versions of every test view "
+        "(motion-reliance diagnostics; see `motionfit evaluate --diagnose`).",
+    )
 
 
 class OutputConfig(_Section):
@@ -262,6 +490,18 @@ class OutputConfig(_Section):
     save_top_k: int = Field(1, ge=0, description="Best checkpoints kept by the monitored metric.")
     tensorboard: bool = Field(True, description="Write TensorBoard logs.")
     plots: bool = Field(True, description="Write curves.png after each epoch.")
+    loggers: list[Literal["tensorboard", "csv", "wandb", "mlflow"]] = Field(
+        ["tensorboard"],
+        description="Lightning experiment loggers (wandb, mlflow: pip install "
+        "'motionfit[track]'); output.tensorboard=false drops tensorboard.",
+    )
+    project: str = Field("motionfit", description="W&B project and MLflow experiment name.")
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI; null = a SQLite store, RUN_DIR/mlflow.db."
+    )
+    wandb_mode: Literal["online", "offline"] = Field(
+        "online", description="W&B online, or offline (RUN_DIR/wandb, `wandb sync` later)."
+    )
 
 
 class PretrainConfig(_Section):
@@ -331,7 +571,7 @@ def load_config(
     source = "" if name_or_path is None else str(name_or_path)
     _check_keys(raw, source)
     for item in overrides or []:
-        raw = apply_override(raw, item)
+        raw = _mark_user_flip_map(apply_override(raw, item), apply_override({}, item))
     return validate_config(raw, source)
 
 
@@ -345,7 +585,8 @@ def validate_config(raw: dict[str, Any], source: str = "") -> Config:
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         got = err.get("input")
         got_text = f" (got {got!r})" if not isinstance(got, dict) else ""
-        raise ConfigError(f"{_prefix(source)}config key '{key}': {err['msg']}{got_text}") from exc
+        message = err["msg"].removeprefix("Value error, ")  # our validators' own words
+        raise ConfigError(f"{_prefix(source)}config key '{key}': {message}{got_text}") from exc
 
 
 def apply_override(raw: dict[str, Any], item: str) -> dict[str, Any]:
@@ -428,6 +669,8 @@ def _resolve_raw(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
     if key in seen:
         raise ConfigError(f"{path}: 'extends' forms a cycle")
     raw = _read_yaml(path)
+    if not path.resolve().is_relative_to(recipe_dir().resolve()):
+        raw = _mark_user_flip_map(raw, raw)
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
@@ -440,6 +683,19 @@ def _resolve_raw(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
     _check_keys(base, parent_ref)
     _check_keys(raw, str(path))
     return _deep_merge(base, raw)
+
+
+def _mark_user_flip_map(raw: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """A flip map the user wrote (in ``layer``: their file or a ``--set``) is strict: its
+    unknown classes are errors unless the layer itself says ``flip_label_map_unknown``."""
+    augment = layer.get("augment")
+    if not isinstance(augment, dict) or "flip_label_map" not in augment:
+        return raw
+    if "flip_label_map_unknown" in augment:
+        return raw
+    out = _deep_copy(raw)
+    out.setdefault("augment", {})["flip_label_map_unknown"] = "error"
+    return out
 
 
 def _check_keys(raw: dict[str, Any], source: str) -> None:

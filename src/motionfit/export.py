@@ -28,6 +28,7 @@ import torch
 
 from motionfit import __version__
 from motionfit.errors import ModelError
+from motionfit.progress import progress_bar
 from motionfit.run import LoadedRun
 
 ExportFormat = Literal["onnx", "torchscript"]
@@ -101,7 +102,7 @@ def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
         "preprocess": {
             "num_frames": frames,
             "frame_stride": cfg.sampling.stride,
-            "stride_seconds": cfg.sampling.stride_seconds,
+            "stride_seconds": cfg.sampling.resolved_stride_seconds(),
             "sampling": cfg.eval.mode,
             "clips": cfg.eval.clips,
             "crops": cfg.eval.crops,
@@ -135,27 +136,36 @@ def export_run(
     model = run.model.eval().cpu()
     spec = preprocessing_spec(run, fmt)
     example = _random_clips(spec, TRACE_BATCH, seed=0)
-    if fmt == "onnx":
-        _export_onnx(model, example, out, spec)
-    else:
-        _export_torchscript(model, example, out, spec)
-    sidecar = sidecar_path(out)
-    sidecar.write_text(json.dumps(spec, indent=2) + "\n")
-    diff = None
-    if verify:
-        check = _random_clips(spec, CHECK_BATCH, seed=1)
-        with torch.inference_mode():
-            expected = model(check).numpy()
-        got = run_exported(out, check.numpy())
-        if got is not None:
-            diff = float(np.abs(got - expected).max())
-            tolerance = TOLERANCE * max(1.0, float(np.abs(expected).max()))
-            if not diff <= tolerance:
-                raise ModelError(
-                    f"{out}: the export differs from PyTorch by {diff:.2e} (tolerance "
-                    f"{tolerance:.1e}); the file was written but should not be trusted"
-                )
-    return ExportResult(model_path=out, sidecar_path=sidecar, max_abs_diff=diff)
+    with progress_bar(f"exporting to {fmt}") as bar:
+        step = bar.add_task("export", total=2 if verify else 1)
+        if fmt == "onnx":
+            _export_onnx(model, example, out, spec)
+        else:
+            _export_torchscript(model, example, out, spec)
+        sidecar_path(out).write_text(json.dumps(spec, indent=2) + "\n")
+        bar.advance(step)
+        diff = _verify(model, out, spec) if verify else None
+        bar.advance(step)
+    return ExportResult(model_path=out, sidecar_path=sidecar_path(out), max_abs_diff=diff)
+
+
+def _verify(model: torch.nn.Module, out: Path, spec: dict[str, Any]) -> float | None:
+    """Largest |logit difference| of the export vs PyTorch on a random batch of another size
+    (None without onnxruntime); ModelError beyond ``TOLERANCE``."""
+    check = _random_clips(spec, CHECK_BATCH, seed=1)
+    with torch.inference_mode():
+        expected = model(check).numpy()
+    got = run_exported(out, check.numpy())
+    if got is None:
+        return None
+    diff = float(np.abs(got - expected).max())
+    tolerance = TOLERANCE * max(1.0, float(np.abs(expected).max()))
+    if not diff <= tolerance:
+        raise ModelError(
+            f"{out}: the export differs from PyTorch by {diff:.2e} (tolerance "
+            f"{tolerance:.1e}); the file was written but should not be trusted"
+        )
+    return diff
 
 
 def run_exported(path: str | Path, video: np.ndarray) -> np.ndarray | None:

@@ -14,11 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from motionfit.calibration import apply_temperature, run_temperature
 from motionfit.data.decode import probe
+from motionfit.data.frames import is_frame_folder
 from motionfit.data.records import VideoRecord, read_records
 from motionfit.errors import DataError, VideoDecodeError
 from motionfit.evaluation.inference import predict_views
 from motionfit.run import LoadedRun
+
+UNKNOWN = "unknown"  # the answer below --min-confidence
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,19 @@ class VideoPrediction:
     top: list[LabelScore]
     start: float | None = None
     end: float | None = None
+    unknown: bool = False  # the top probability is below --min-confidence
+
+    @property
+    def label(self) -> str:
+        """The answer: the top class, or ``unknown`` below ``--min-confidence``."""
+        return UNKNOWN if self.unknown else self.top[0].label
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         out: dict[str, Any] = {"video": str(self.video)}
         if self.start is not None:
             out |= {"start": round(self.start, 3), "end": round(self.end or 0.0, 3)}
+        out["label"] = self.label
         out["top_k"] = [
             {"label": s.label, "probability": round(s.probability, 6)} for s in self.top
         ]
@@ -65,14 +76,15 @@ class PredictResult:
 
 
 def find_videos(target: str | Path) -> list[Path]:
-    """A video file, or every video file and frame folder under a folder (recursively).
+    """A video file, one frame folder (images directly inside), or every video file and frame
+    folder under a folder (recursively).
 
     DataError for a missing path or a folder without videos.
     """
     path = Path(target)
     if not path.exists():
         raise DataError(f"no such video or folder: {path}")
-    if path.is_file():
+    if path.is_file() or is_frame_folder(path):
         return [path]
     records, _ = read_records(path, format="unlabeled")
     return [record.path for record in records]
@@ -87,11 +99,14 @@ def predict_videos(
     crops: int | None = None,
     batch_size: int | None = None,
     num_workers: int = 0,
+    min_confidence: float = 0.0,
 ) -> PredictResult:
     """The ``top_k`` classes (at most the number of classes) of each whole video, from
-    ``clips`` x ``crops`` views (default: the run's ``eval.clips`` / ``eval.crops``)."""
+    ``clips`` x ``crops`` views (default: the run's ``eval.clips`` / ``eval.crops``).
+    Probabilities are calibrated when the run has ``calibration.json``; a video whose top
+    probability is below ``min_confidence`` is answered ``unknown``."""
     records = [VideoRecord(Path(v), -1) for v in videos]
-    return _predict(run, records, top_k, clips, crops, batch_size, num_workers)
+    return _predict(run, records, top_k, clips, crops, batch_size, num_workers, min_confidence)
 
 
 def predict_timeline(
@@ -105,6 +120,7 @@ def predict_timeline(
     crops: int | None = None,
     batch_size: int | None = None,
     num_workers: int = 0,
+    min_confidence: float = 0.0,
 ) -> PredictResult:
     """The top classes of each ``window``-second window of each video, one every ``hop``
     seconds (see :func:`timeline_windows`); clips are sampled inside each window as the eval
@@ -113,13 +129,13 @@ def predict_timeline(
     failed: list[tuple[Path, str]] = []
     for video in videos:
         try:
-            duration = probe(video).duration
+            duration = probe(video, run.config.sampling.frames_fps).duration
         except VideoDecodeError as exc:
             failed.append((Path(video), " ".join(str(exc).split())))
             continue
         for start, end in timeline_windows(duration, window, hop):
             records.append(VideoRecord(Path(video), -1, start, end))
-    result = _predict(run, records, top_k, clips, crops, batch_size, num_workers)
+    result = _predict(run, records, top_k, clips, crops, batch_size, num_workers, min_confidence)
     result.failed = failed + result.failed
     return result
 
@@ -174,6 +190,7 @@ def _predict(
     crops: int | None,
     batch_size: int | None,
     num_workers: int,
+    min_confidence: float = 0.0,
 ) -> PredictResult:
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
@@ -190,7 +207,8 @@ def _predict(
         num_workers=num_workers,
     )
     k = min(top_k, len(run.labels))
-    probabilities, classes = views.video_probs.topk(k, dim=1)
+    calibrated = apply_temperature(views.video_probs, run_temperature(run.paths.root))
+    probabilities, classes = calibrated.topk(k, dim=1)
     predictions = [
         VideoPrediction(
             video=record.path,
@@ -200,6 +218,7 @@ def _predict(
             ],
             start=record.start,
             end=record.end,
+            unknown=float(probabilities[i, 0]) < min_confidence,
         )
         for i, record in enumerate(views.records)
     ]

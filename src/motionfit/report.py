@@ -315,6 +315,12 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
 {%- if t %} · test: {{ t.get('data') or 'test data' }}, {{ t.get('num_videos') }} videos,
 {{ t.get('clips') }} clips x {{ t.get('crops') }} crops,
 clip-level top-1 {{ t.get('clip_top1') | pct }}{% endif %}</p>
+{% if t and t.get('diagnostics') %}<h3>Motion reliance</h3><table>
+<tr><th class="l">view</th><th>top-1</th><th>agreement with normal views</th></tr>
+<tr><td class="l">normal</td><td>{{ t.get('top1') | pct }}</td><td>–</td></tr>
+{% for name, d in t.diagnostics.items() %}<tr><td class="l">{{ name }}</td>
+<td>{{ d.top1 | pct }}</td><td>{{ d.agreement | pct }}</td></tr>{% endfor %}
+</table><p>{{ t.get('diagnostics_reading', '') }}</p>{% endif %}
 {% if s.curves %}
 <img alt="learning curves of {{ r.name }}" src="data:image/png;base64,{{ s.curves }}">
 {% else %}<p class="muted">No metrics.csv: the run has not finished an epoch.</p>{% endif %}

@@ -15,19 +15,29 @@ RUN_DIR/
   curves.png             learning curves with the overfitting gap
   tb/                    TensorBoard logs
   bad_files.tsv          unreadable videos met while training (if any)
+  .motionfit             marker: this folder is a motionfit run (see motionfit.output_dir)
 ```
+
+A run has *started* once it holds a checkpoint or weights. A new run refuses a started one
+(``--resume`` continues it) and a folder with files motionfit did not write (unless
+``force``); a folder of a run that never started (a failed start) is simply used again.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
 from motionfit.config import Config, load_config
 from motionfit.data.records import LabelMap
 from motionfit.errors import RunError
+from motionfit.output_dir import check_output_dir, claim_output_dir
 
 CONFIG_FILE = "config.yaml"
 LABELS_FILE = "labels.txt"
@@ -38,6 +48,10 @@ BAD_FILES = "bad_files.tsv"
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
 BEST_CHECKPOINT = "best.ckpt"
+SPLIT_DIR = "split"
+TENSORBOARD_DIR = "tb"
+# what a run that never started may have left; cleared before it is started again
+STALE_ON_RETRY = (SPLIT_DIR, TENSORBOARD_DIR, BAD_FILES, METRICS_FILE, CURVES_FILE)
 
 
 @dataclass(frozen=True)
@@ -94,7 +108,69 @@ class RunPaths:
     @property
     def split_dir(self) -> Path:
         """Train/val lists of a split the run made itself."""
-        return self.root / "split"
+        return self.root / SPLIT_DIR
+
+    def started(self) -> bool:
+        """True once the run holds a checkpoint or weights (it trained at least once)."""
+        return any(p.is_file() for p in (self.last_checkpoint, self.best_checkpoint, self.model))
+
+
+class RunStart(NamedTuple):
+    """How a run directory is (re)started: ``resume`` from ``last.ckpt``, or start afresh;
+    ``retry``: the folder holds a run that never started, whose leftovers are cleared."""
+
+    resume: bool
+    retry: bool
+
+
+def check_run_dir(
+    run: RunPaths,
+    kind: str,
+    *,
+    resume: bool,
+    force: bool = False,
+    inputs: Iterable[str | Path | None] = (),
+) -> RunStart:
+    """Check that a ``kind`` run (``train``, ``pretrain``) may be written to ``run``; writes
+    nothing. ``resume`` of a run that never started starts it afresh with its own config.
+    Raises :class:`RunError` (or its :class:`~motionfit.errors.OutputError`) otherwise."""
+    if resume:
+        if not run.config.is_file():
+            raise RunError(f"{run.root}: nothing to resume (no {run.config.name})")
+        if run.last_checkpoint.is_file():
+            return RunStart(resume=True, retry=False)
+        if run.started():
+            raise RunError(f"{run.root}: nothing to resume (no {run.last_checkpoint})")
+        return RunStart(resume=False, retry=True)
+    if _is_launched_child():
+        return RunStart(resume=False, retry=False)  # rank 0 has checked and claimed the folder
+    if run.config.is_file() and run.started():
+        raise RunError(
+            f"{run.root} already holds a run; continue it with --resume or choose another --out"
+        )
+    ours = check_output_dir(run.root, kind, force=force, inputs=inputs)
+    return RunStart(resume=False, retry=ours)
+
+
+def claim_run_dir(run: RunPaths, kind: str, start: RunStart) -> None:
+    """Create (or take back) the run folder right before its first write: marker, stale
+    temporary files cleared and, for a retry, what the failed start left. Rank 0 only."""
+    if _is_launched_child() or int(os.environ.get("RANK", "0")) != 0:
+        return
+    claim_output_dir(run.root, kind)
+    if start.retry:
+        for name in STALE_ON_RETRY:
+            stale = run.root / name
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink(missing_ok=True)
+
+
+def _is_launched_child() -> bool:
+    """True in the processes Lightning's DDP launcher starts after rank 0 (they re-run the
+    command, so they find the run directory rank 0 just made)."""
+    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
 
 
 @dataclass
@@ -149,7 +225,11 @@ def load_run(run_or_checkpoint: str | Path) -> LoadedRun:
         num_classes=len(labels),
         num_frames=config.sampling.num_frames,
         image_size=config.augment.crop_size,
-        head=HeadSpec(dropout=config.model.dropout, hidden_dim=config.model.hidden_dim),
+        head=HeadSpec(
+            dropout=config.model.dropout,
+            hidden_dim=config.model.hidden_dim,
+            pool=config.model.head,
+        ),
         drop_path=0.0,
     )
     state = read_state_dict(weights)

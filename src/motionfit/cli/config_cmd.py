@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import typer
+import yaml
+from pydantic import BaseModel
 from rich.table import Table
 
 from motionfit.cli.common import SET_OPTION, console
-from motionfit.config import list_recipes, load_config
+from motionfit.config import Config, list_recipes, load_config
 
 config_app = typer.Typer(help="List, show and validate experiment configs.", no_args_is_help=True)
 
@@ -24,9 +26,43 @@ def config_list() -> None:
 def config_show(
     name: str = typer.Argument(..., help="Recipe name or YAML file."),
     overrides: list[str] | None = SET_OPTION,
+    describe: bool = typer.Option(
+        False, "--describe", "-d", help="Add each field's description as a YAML comment."
+    ),
 ) -> None:
     """Print the fully resolved YAML of a recipe or file, with overrides applied."""
-    typer.echo(load_config(name, overrides).to_yaml(), nl=False)
+    config = load_config(name, overrides)
+    typer.echo(described_yaml(config) if describe else config.to_yaml(), nl=False)
+
+
+def described_yaml(config: Config) -> str:
+    """The resolved config as YAML that reads back to it, each section headed by its
+    docstring and each field followed by its one-line description as a comment."""
+    lines = []
+    for name, value in config.model_dump(mode="json").items():
+        info = Config.model_fields[name]
+        section = info.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            lines.append(f"{name}:  # {_first_line(section.__doc__)}")
+            for field, item in value.items():
+                text = section.model_fields[field].description or ""
+                lines.append(_commented(_yaml_line(field, item), text, indent="  "))
+        else:
+            lines.append(_commented(_yaml_line(name, value), info.description or ""))
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_line(key: str, value: object) -> str:
+    """``key: value`` with collections in flow style, on one line."""
+    return yaml.safe_dump({key: value}, default_flow_style=True, width=10**6)[1:-2]
+
+
+def _commented(line: str, text: str, indent: str = "") -> str:
+    return f"{indent}{line}  # {text}" if text else f"{indent}{line}"
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0] if doc else ""
 
 
 @config_app.command("validate")

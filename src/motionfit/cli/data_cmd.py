@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from motionfit.cli.common import CONFIG_OPTION, SET_OPTION, console
+from motionfit.cli.common import CONFIG_OPTION, FORCE_OPTION, QUIET_OPTION, SET_OPTION, console
 from motionfit.errors import DataError
 
 data_app = typer.Typer(
@@ -27,8 +27,23 @@ def synth(
         0.0, "--shortcut", help="Probability that the background colour gives the class away."
     ),
     workers: int = typer.Option(1, "--workers", help="Processes used to render and encode."),
+    speed: str = typer.Option(
+        "1-1", "--speed", help="Motion speed factor per video, MIN-MAX (a speed shift)."
+    ),
+    reference_fps: float | None = typer.Option(
+        None,
+        "--reference-fps",
+        help="Set motion in time: a video at F fps moves REF/F times as far per frame as one "
+        "at REF (a frame-rate shift); default: the same motion per frame at any rate.",
+    ),
+    drop: float = typer.Option(0.0, "--drop", help="Probability the camera skips a frame."),
+    duplicate: float = typer.Option(
+        0.0, "--duplicate", help="Probability the camera repeats a frame."
+    ),
 ) -> None:
-    """Write a synthetic motion dataset: real h264 videos whose class is their motion."""
+    """Write a synthetic motion dataset: real h264 videos whose class is their motion.
+
+    Time-shifted test sets: --speed, --fps with --reference-fps, --drop and --duplicate."""
     from motionfit.data.synthetic import make_dataset
 
     height, width = parse_pair(size, "x", "--size", int)
@@ -42,6 +57,10 @@ def synth(
         fps=parse_pair(fps, "-", "--fps", float),
         shortcut=shortcut,
         workers=workers,
+        speed=parse_pair(speed, "-", "--speed", float),
+        reference_fps=reference_fps,
+        drop=drop,
+        duplicate=duplicate,
     )
     console.print(f"wrote {classes * per_class} videos in {classes} classes to {out}")
 
@@ -54,6 +73,7 @@ def split(
     seed: int = typer.Option(0, "--seed", help="Split seed."),
     fmt: str = typer.Option("auto", "--format", help="Dataset format (see data.format)."),
     video_root: Path | None = typer.Option(None, "--video-root", help="Root of relative paths."),
+    force: bool = FORCE_OPTION,
 ) -> None:
     """Stratified, group-aware split into list files that `motionfit train` reads."""
     from motionfit.data.records import read_records
@@ -62,7 +82,7 @@ def split(
     if not 0.0 < ratio < 1.0:
         raise DataError(f"--ratio must be between 0 and 1, got {ratio}")
     train_list, val_list = split_to_dir(
-        source, out, ratio=ratio, seed=seed, format=fmt, video_root=video_root
+        source, out, ratio=ratio, seed=seed, format=fmt, video_root=video_root, force=force
     )
     train, _ = read_records(train_list)
     val, _ = read_records(val_list)
@@ -77,6 +97,7 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     fmt: str = typer.Option("auto", "--format", help="Dataset format (see data.format)."),
     video_root: Path | None = typer.Option(None, "--video-root", help="Root of relative paths."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Videos and duration per class, frame-rate and resolution spread, unreadable files."""
     import json
@@ -127,15 +148,53 @@ def preview(
     rows: int = typer.Option(4, "--rows", help="Augmented samples to draw."),
     index: int = typer.Option(0, "--index", help="Which video of a dataset."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
 ) -> None:
     """A grid of augmented samples of one video (rows) by frame (columns)."""
     from motionfit.config import load_config
-    from motionfit.data.preview import pick_video, preview_grid
+    from motionfit.data.preview import pick_partner, pick_video, preview_grid
+    from motionfit.output_dir import check_output_file
 
+    check_output_file(out, force=force, inputs=[source])
     cfg = load_config(config, overrides)
     video = pick_video(source, index, cfg.data.format)
-    path = preview_grid(video, cfg, out, rows=rows, seed=seed)
+    partner = pick_partner(source, index, cfg.data.format)
+    path = preview_grid(video, cfg, out, rows=rows, seed=seed, partner=partner)
     console.print(f"wrote {path} ({rows} augmented samples of {video})")
+
+
+@data_app.command("prepare")
+def prepare(
+    source: str = typer.Argument(..., help="Dataset (folder per class, list/CSV, split file)."),
+    out: Path = typer.Argument(..., help="New folder for the prepared copy (not inside SOURCE)."),
+    short_side: int = typer.Option(256, "--short-side", help="Scale the short side down to this."),
+    gop: int = typer.Option(16, "--gop", help="Keyframe interval in frames."),
+    crf: int = typer.Option(23, "--crf", help="x264 quality (18 visually lossless)."),
+    fast_decode: bool = typer.Option(
+        True, "--fast-decode/--no-fast-decode", help="x264 tune=fastdecode (~1.5x cheaper clips)."
+    ),
+    fps: float | None = typer.Option(None, "--fps", help="Constant frame rate (default: keep)."),
+    workers: int = typer.Option(0, "--workers", help="Parallel processes (0 = one per CPU)."),
+    fmt: str = typer.Option("auto", "--format", help="Dataset format (see data.format)."),
+    video_root: Path | None = typer.Option(None, "--video-root", help="Root of relative paths."),
+) -> None:
+    """Transcode a dataset once into a fast-to-train copy (h264, short GOP, small, no audio).
+
+    Resumable: run the same command again after an interruption."""
+    from motionfit.data.prepare import PrepareSettings, prepare_dataset
+
+    settings = PrepareSettings(
+        short_side=short_side, gop=gop, crf=crf, fps=fps, fast_decode=fast_decode
+    )
+    result = prepare_dataset(
+        source, out, settings, format=fmt, video_root=video_root, workers=workers or None
+    )
+    console.print(
+        f"prepared {result.prepared} videos, kept {result.reused} from an earlier run, "
+        f"skipped {len(result.skipped)} unreadable"
+        + (f" (listed in {out / 'skipped.tsv'})" if result.skipped else "")
+    )
+    console.print(f"train on it: motionfit train --data {result.dataset} ...")
 
 
 def parse_pair(text: str, sep: str, option: str, kind: type) -> tuple:

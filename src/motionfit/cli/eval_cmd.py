@@ -10,8 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from motionfit.cli.common import console, err_console
+from motionfit.cli.common import FORCE_OPTION, QUIET_OPTION, console, err_console
 from motionfit.errors import DataError
+from motionfit.output_dir import check_output_dir, check_output_file, claim_output_dir
 
 CLIPS_OPTION = typer.Option(
     None, "--clips", help="Uniform clips per video (default: the run's eval.clips)."
@@ -46,6 +47,14 @@ def evaluate(
     ),
     workers: int | None = WORKERS_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
+    diagnose: bool = typer.Option(
+        False,
+        "--diagnose",
+        help="Also score every view frozen, shuffled and reversed: does the model read motion "
+        "or appearance? (metrics.json 'diagnostics')",
+    ),
+    force: bool = FORCE_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Multi-view test of a trained run: top-1/top-5, mean class accuracy, per-class scores,
     confusion matrix. Writes metrics.json, confusion.png, per_class.csv and mistakes.csv.
@@ -56,9 +65,13 @@ def evaluate(
 
     _check_views(clips, crops)
     run = load_run(target)
+    if out is not None and out.resolve() == eval_dir(run.paths).resolve():
+        out = None  # the default, RUN_DIR/eval, belongs to the run
+    if out is not None:
+        check_output_dir(out, "evaluate", force=force, inputs=[data, video_root])
     records, labels = read_records(data, data_format, video_root)
     records = align_labels(records, labels, run.labels, data)
-    out_dir = out if out is not None else eval_dir(run.paths)
+    out_dir = claim_output_dir(out, "evaluate") if out is not None else eval_dir(run.paths)
     result = evaluate_run(
         run,
         records,
@@ -68,6 +81,7 @@ def evaluate(
         batch_size=batch_size,
         num_workers=workers,
         data_name=data,
+        diagnose=diagnose or None,
     )
     _report_unreadable([(u["video"], u["reason"]) for u in result["unreadable"]])
     if as_json:
@@ -85,7 +99,19 @@ def evaluate(
     table.add_row("videos", str(result["num_videos"]))
     table.add_row("views per video", f"{result['clips']} clips x {result['crops']} crops")
     console.print(table)
+    if "diagnostics" in result:
+        print_diagnostics(result)
     console.print(f"wrote metrics.json, confusion.png, per_class.csv, mistakes.csv to {out_dir}")
+
+
+def print_diagnostics(metrics: dict) -> None:
+    """The motion-reliance diagnostics of a ``metrics.json`` dict as a table and its reading."""
+    table = Table("view", "top-1", "agreement with normal views", title="motion reliance")
+    table.add_row("normal", f"{metrics['top1']:.1%}", "")
+    for name, scores in metrics["diagnostics"].items():
+        table.add_row(name, f"{scores['top1']:.1%}", f"{scores['agreement']:.1%}")
+    console.print(table)
+    console.print(escape(metrics["diagnostics_reading"]))
 
 
 def report(
@@ -97,12 +123,15 @@ def report(
     clips: int | None = CLIPS_OPTION,
     crops: int | None = CROPS_OPTION,
     workers: int | None = WORKERS_OPTION,
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """One self-contained HTML page comparing runs: accuracies and overfitting gap, learning
     curves, confusion matrices and the config differences."""
     from motionfit.report import build_report
 
     _check_views(clips, crops)
+    check_output_file(out, force=force)
     path = build_report(runs, out, test=test, clips=clips, crops=crops, num_workers=workers)
     console.print(f"wrote {path}")
 
@@ -122,6 +151,16 @@ def predict(
     crops: int | None = CROPS_OPTION,
     workers: int = typer.Option(0, "--workers", min=0, help="DataLoader worker processes."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    min_confidence: float = typer.Option(
+        0.0,
+        "--min-confidence",
+        min=0.0,
+        max=1.0,
+        help="Answer 'unknown' when the top probability is below this (calibrated if the run "
+        "has calibration.json: motionfit calibrate).",
+    ),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Top-k classes with probabilities per video, with the run's own preprocessing; with
     --window, the top class of each window. Unreadable files are reported on stderr and the
@@ -134,9 +173,12 @@ def predict(
         raise DataError("--hop needs --window")
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise DataError(f"--out must end in .csv or .json, got {out.name}")
+    if out is not None:
+        check_output_file(out, force=force)
     videos = find_videos(target)
     run = load_run(run_dir)
     options = {"top_k": top_k, "clips": clips, "crops": crops, "num_workers": workers}
+    options["min_confidence"] = min_confidence
     if window is None:
         result = predict_videos(run, videos, **options)
     else:
@@ -150,7 +192,8 @@ def predict(
         typer.echo(json.dumps(result.to_dict(), indent=2))
     elif window is None:
         for p in result.predictions:
-            console.print(f"[bold]{escape(str(p.video))}[/bold]", highlight=False)
+            answer = f" -> {p.label}" if p.unknown else ""
+            console.print(f"[bold]{escape(str(p.video))}[/bold]{answer}", highlight=False)
             for rank, score in enumerate(p.top, start=1):
                 line = f"  {rank}. {score.label:<30} {score.probability:.3f}"
                 console.print(line, markup=False, highlight=False)
@@ -160,7 +203,7 @@ def predict(
         table = Table(*(["video", *columns] if several else columns))
         for p in result.predictions:
             best = p.top[0]
-            row = [f"{p.start:.2f}", f"{p.end:.2f}", best.label, f"{best.probability:.3f}"]
+            row = [f"{p.start:.2f}", f"{p.end:.2f}", p.label, f"{best.probability:.3f}"]
             table.add_row(*([p.video.name, *row] if several else row))
         console.print(table)
     if out is not None:
@@ -171,12 +214,16 @@ def export(
     run_dir: Path = typer.Argument(..., help="Run directory (or a checkpoint in one)."),
     fmt: ExportFormat = typer.Option(..., "--format", help="onnx or torchscript."),
     out: Path = typer.Option(..., "--out", help="File to write (its sidecar is FILE.json)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing FILE and sidecar."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Export the model (float32 [batch, 3, T, S, S] -> logits, dynamic batch) with a JSON
+    """Export the model (float32 \\[batch, 3, T, S, S] -> logits, dynamic batch) with a JSON
     sidecar of its preprocessing and labels, and check it against PyTorch."""
-    from motionfit.export import export_run
+    from motionfit.export import export_run, sidecar_path
     from motionfit.run import load_run
 
+    for path in (out, sidecar_path(out)):
+        check_output_file(path, force=force)
     result = export_run(load_run(run_dir), out, fmt.value)
     console.print(f"wrote {result.model_path} and {result.sidecar_path}")
     if result.max_abs_diff is None:
@@ -186,11 +233,41 @@ def export(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``evaluate``, ``report``, ``predict`` and ``export`` commands to the root app."""
+    """Add the ``evaluate``, ``report``, ``predict``, ``export`` and ``calibrate`` commands to
+    the root app."""
     app.command("evaluate")(evaluate)
     app.command("report")(report)
     app.command("predict")(predict)
     app.command("export")(export)
+    app.command("calibrate")(calibrate)
+
+
+def calibrate(
+    run_dir: Path = typer.Argument(..., help="Run directory (or a checkpoint in one)."),
+    data: str | None = typer.Option(
+        None, "--data", help="Labeled validation data (default: the run's own validation split)."
+    ),
+    workers: int = typer.Option(0, "--workers", min=0, help="DataLoader worker processes."),
+    quiet: bool = QUIET_OPTION,
+) -> None:
+    """Fit the temperature that makes the run's probabilities calibrated (0.8 = right 80% of
+    the time) on validation videos; writes RUN/calibration.json, which predict then uses."""
+    from motionfit.calibration import calibrate_run, validation_source
+    from motionfit.data.records import read_records
+    from motionfit.evaluation import align_labels
+    from motionfit.run import load_run
+
+    run = load_run(run_dir)
+    source = data or validation_source(run)
+    records, labels = read_records(source, run.config.data.format, run.config.data.video_root)
+    result = calibrate_run(run, align_labels(records, labels, run.labels, source), source, workers)
+    before, after = result["before"], result["after"]
+    console.print(
+        f"temperature {result['temperature']:.3f} on {result['videos']} videos: NLL "
+        f"{before['nll']:.3f} -> {after['nll']:.3f}, ECE {before['ece']:.3f} -> "
+        f"{after['ece']:.3f}; wrote {run.paths.root / 'calibration.json'}",
+        highlight=False,
+    )
 
 
 def _check_views(clips: int | None, crops: int | None) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
+from typing import TextIO
 
 import typer
 
@@ -21,6 +23,7 @@ from motionfit.cli import (
     config_cmd,
     data_cmd,
     eval_cmd,
+    features_cmd,
     models_cmd,
     pretrain_cmd,
     sweep_cmd,
@@ -37,7 +40,7 @@ app = typer.Typer(
 )
 
 USER_ERROR = 2
-_state = {"verbose": False}
+_state = {"verbose": False, "argv": []}
 
 
 def _version(value: bool) -> None:
@@ -57,20 +60,46 @@ def root(
     _state["verbose"] = verbose
 
 
-for _module in (config_cmd, data_cmd, models_cmd, train_cmd, pretrain_cmd, eval_cmd, sweep_cmd):
+for _module in (
+    config_cmd,
+    data_cmd,
+    models_cmd,
+    train_cmd,
+    features_cmd,
+    pretrain_cmd,
+    eval_cmd,
+    sweep_cmd,
+):
     _module.register(app)
 
 
 def _fail(message: str, exc: BaseException, code: int = USER_ERROR) -> int:
-    if _state["verbose"] or "--verbose" in sys.argv or "-v" in sys.argv:
+    if _state["verbose"] or {"--verbose", "-v"} & set(_state["argv"]):
         traceback.print_exception(exc)
     message = " ".join(str(message).split())  # one line, always
     typer.echo(f"error: {message}", err=True)
     return code
 
 
+def show_one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for users: ``Category: message`` on one line of stderr,
+    without the Python file and source line of the default format (which Lightning also
+    replaces with its own when imported)."""
+    (file or sys.stderr).write(f"{category.__name__}: {' '.join(str(message).split())}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 2 user error, 143 SIGTERM, 1 bug)."""
+    _state["verbose"] = False
+    _state["argv"] = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = show_one_line_warning
     try:
         app(args=argv, standalone_mode=False)
     except MotionfitError as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from motionfit.cli.common import SET_OPTION, console
+from motionfit.cli.common import FORCE_OPTION, SET_OPTION, console
 from motionfit.cli.train_cmd import quiet_lightning
 from motionfit.errors import ConfigError
 
@@ -26,6 +26,7 @@ def pretrain(
         None, "--resume", help="Continue the pretraining run in this directory."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    force: bool = FORCE_OPTION,
 ) -> None:
     """Pretrain a VideoMAE encoder by masked video modeling (tube masking, labels ignored);
     fine-tune it with `motionfit train --init-from RUN_DIR`."""
@@ -47,7 +48,7 @@ def pretrain(
             raise ConfigError("missing --out RUN_DIR (where the run is written)")
         extra = [f"data.source={data}"] if data else []
         cfg = load_config(config or DEFAULT_RECIPE, [*(overrides or []), *extra])
-    result = run_pretraining(cfg, out, resume=resume is not None, progress=not quiet)
+    result = run_pretraining(cfg, out, resume=resume is not None, progress=not quiet, force=force)
     score = "n/a" if result.best_score is None else f"{result.best_score:.4f}"
     console.print(
         f"done: {result.epochs} epochs, {result.steps} steps; best {result.monitor} = {score}\n"

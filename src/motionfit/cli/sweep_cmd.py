@@ -12,11 +12,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from motionfit.cli.common import CONFIG_OPTION, SET_OPTION, console
+from motionfit.cli.common import CONFIG_OPTION, FORCE_OPTION, SET_OPTION, console
 from motionfit.errors import ConfigError
 
 if TYPE_CHECKING:
     from motionfit.ablate import RunScores, VariantSummary
+    from motionfit.config import Config
     from motionfit.sweeps import SweepResult, TrialRow
 
 DATA_OPTION = typer.Option(None, "--data", help="Training data (folder, list, split file).")
@@ -28,8 +29,13 @@ _SHORT_TITLES = {
     "clean_train_acc": "clean-train",
     "val_top1": "val",
     "test_top1": "test",
+    "shift_top1": "shifted test",
     "gap": "gap",
     "test_gap": "test gap",
+    "val_frozen_agree": "val frozen agr.",
+    "test_frozen_agree": "frozen agr.",
+    "test_shuffled_agree": "shuffled agr.",
+    "test_reversed_agree": "reversed agr.",
 }
 
 
@@ -67,6 +73,7 @@ def sweep(
         False, "--no-prune", help="Train every trial to the end (no median pruning)."
     ),
     overrides: list[str] | None = SET_OPTION,
+    force: bool = FORCE_OPTION,
 ) -> None:
     """Search config fields with Optuna; writes OUT/trials/NNNN runs, leaderboard.csv,
     importance.png and best_config.yaml. Run the same command again to continue, or in
@@ -81,9 +88,11 @@ def sweep(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sets = {"data.source": data, "data.val": val}
     cfg = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in sets.items() if v)])
+    space_spec = load_space(space)
+    claim_output(out, "sweep", cfg, force)
     result = run_sweep(
         cfg,
-        load_space(space),
+        space_spec,
         out,
         trials=trials,
         storage=storage,
@@ -102,6 +111,12 @@ def ablate(
     data: str | None = DATA_OPTION,
     val: str | None = VAL_OPTION,
     test: str | None = typer.Option(None, "--test", help="Test data, scored after each run."),
+    shift_test: str | None = typer.Option(
+        None,
+        "--shift-test",
+        help="A second test set that differs in time (speed, frame rate, dropped frames), "
+        "scored after each run (column 'shifted test').",
+    ),
     seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per variant."),
     variants: str | None = typer.Option(
         None,
@@ -117,6 +132,7 @@ def ablate(
     ),
     overrides: list[str] | None = SET_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    force: bool = FORCE_OPTION,
 ) -> None:
     """Train the recipe with no augmentation, temporal only, spatial only, both, and both +
     label smoothing + MixUp (same budget and seeds); print train, clean-train, validation and
@@ -130,10 +146,14 @@ def ablate(
     chosen = select_variants(names, add or [])
     sets = {"data.source": data, "data.val": val, "data.test": test}
     cfg = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in sets.items() if v)])
-    result = run_ablation(cfg, chosen, out, seeds=seeds, progress=not quiet, on_run=_run_line)
+    claim_output(out, "ablate", cfg, force)
+    result = run_ablation(
+        cfg, chosen, out, seeds=seeds, progress=not quiet, on_run=_run_line, shift_test=shift_test
+    )
     table = Table(
         title=f"Augmentation ablation: mean ± std over {seeds} seed(s)",
-        caption="accuracies in %, gaps in points: clean-train minus val (gap) and minus test",
+        caption="accuracies in %, gaps in points: clean-train minus val (gap) and minus test; "
+        "agr. = agreement of frozen / shuffled / reversed views with the normal ones",
     )
     table.add_column("variant")
     metrics = _ablation_metrics(result.variants)
@@ -149,6 +169,16 @@ def register(app: typer.Typer) -> None:
     """Add ``sweep`` and ``ablate`` to the root app."""
     app.command("sweep")(sweep)
     app.command("ablate")(ablate)
+
+
+def claim_output(out: Path, kind: str, cfg: Config, force: bool) -> None:
+    """Check that ``kind`` (``sweep``, ``ablate``) may write into ``out`` (new, empty, or its
+    own earlier output, which it continues; else only with ``--force``) and claim it."""
+    from motionfit.output_dir import check_output_dir, claim_output_dir
+    from motionfit.train.fit import data_inputs
+
+    check_output_dir(out, kind, force=force, inputs=data_inputs(cfg))
+    claim_output_dir(out, kind)
 
 
 def _import_optuna() -> ModuleType:
@@ -172,24 +202,13 @@ def _trial_line(row: TrialRow, monitor: str) -> str:
 
 
 def _print_leaderboard(result: SweepResult) -> None:
+    from motionfit.sweeps.leaderboard import leaderboard_table
+
     rows = result.rows
-    keys = list(dict.fromkeys(k for row in rows for k in row.params))
-    fields = [k.split(".")[-1] for k in keys]
-    headers = fields if len(set(fields)) == len(fields) else keys
-    table = Table(title=f"study '{escape(result.study_name)}': {len(rows)} trial(s), best first")
-    for column in ("trial", "state", result.monitor, "gap pt", "epochs", *headers):
-        table.add_column(escape(column), justify="left" if column == "state" else "right")
-    for row in rows[:LEADERBOARD_ROWS]:
-        gap = row.scores.get("gap")
-        table.add_row(
-            f"{row.number:04d}",
-            row.state,
-            "" if row.value is None else f"{row.value:.4f}",
-            "" if gap is None else f"{gap * 100:+.1f}",
-            str(row.scores.get("epochs") or ""),
-            *(_short(row.params.get(k)) for k in keys),
-        )
-    console.print(table)
+    title = f"study '{escape(result.study_name)}': {len(rows)} trial(s), best first"
+    console.print(
+        leaderboard_table(rows, result.monitor, title, console.width, limit=LEADERBOARD_ROWS)
+    )
     if len(rows) > LEADERBOARD_ROWS:
         console.print(f"... {len(rows) - LEADERBOARD_ROWS} more in {result.leaderboard}")
     if result.grid_exhausted:

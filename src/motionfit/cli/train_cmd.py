@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from motionfit.cli.common import CONFIG_OPTION, SET_OPTION, console
+from motionfit.cli.common import CONFIG_OPTION, FORCE_OPTION, SET_OPTION, console, err_console
 from motionfit.errors import ConfigError
 
 
@@ -26,29 +26,48 @@ def train(
         None, "--init-from", help="Start from the weights of another run (e.g. a pretraining run)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    force: bool = FORCE_OPTION,
+    features: Path | None = typer.Option(
+        None, "--features", help="Train a probe on features cached by 'motionfit features'."
+    ),
 ) -> None:
     """Train a model; writes config, labels, checkpoints, metrics.csv, curves and weights."""
     from motionfit.config import load_config
     from motionfit.run import RunPaths
     from motionfit.train.fit import train as run_training
+    from motionfit.train.schedule import replan_note
 
     quiet_lightning()
-    if resume is not None:
+    if features is not None:
+        from motionfit.features.probe import train_probe
+
+        if config or data or val or test or init_from or resume or out is None:
+            raise ConfigError(
+                "--features trains a probe on the cached features' own config and data: pass "
+                "only --out RUN_DIR and --set overrides"
+            )
+        result = train_probe(features, out, overrides, progress=not quiet, force=force)
+    elif resume is not None:
         if config or data or val or test or init_from:
             raise ConfigError(
                 "--resume continues a run with its own config and data; "
                 "only --set overrides may be added"
             )
         cfg = load_config(RunPaths(resume).config, overrides)
+        note = replan_note(load_config(RunPaths(resume).config), cfg)
+        if note:
+            err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
         out = resume
     else:
         if out is None:
             raise ConfigError("missing --out RUN_DIR (where the run is written)")
         sets = {"data.source": data, "data.val": val, "data.test": test}
         cfg = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in sets.items() if v)])
-    result = run_training(
-        cfg, out, resume=resume is not None, init_from=init_from, progress=not quiet
-    )
+    if features is None:
+        result = run_training(
+            cfg, out, resume=resume is not None, init_from=init_from, progress=not quiet,
+            force=force,
+        )  # fmt: skip
     score = "n/a" if result.best_score is None else f"{result.best_score:.4f}"
     if result.test_metrics:
         console.print(f"test top-1 {result.test_metrics['top1']:.1%} (see {result.run.root}/eval)")
@@ -88,15 +107,25 @@ def demo(
         f"{m['mean_class_accuracy']:.1%} on {m['num_videos']} videos ({minutes:.1f} min)\n"
         f"metrics: {result.metrics_file}\ncurves:  {result.curves}\nrun:     {result.run}"
     )
+    if "diagnostics" in m:
+        from motionfit.cli.eval_cmd import print_diagnostics
+
+        print_diagnostics(m)
 
 
 def quiet_lightning() -> None:
     """Keep Lightning's info chatter (tips, device lines, a torch-pytree deprecation notice it
-    triggers on torch >= 2.10) out of the console."""
+    triggers on torch >= 2.10, no-logger notices) out of the console."""
     import logging
     import warnings
 
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # output.tensorboard=false: the task still logs step values for a logger there is not
+    warnings.filterwarnings("ignore", message=r"You called `self.log\(.*but have no logger")
+    # a resumed run's checkpoints folder holds its own checkpoints, by design
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    # metrics.csv and the curves are per epoch: fewer batches than the step-log interval is fine
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

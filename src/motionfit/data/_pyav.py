@@ -7,9 +7,11 @@ wanted frame, decodes up to the last wanted one and converts (and scales) only t
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -40,6 +42,46 @@ class PacketIndex:
     """The pts to seek to for each entry of ``key_frames``."""
     truncated: bool
     """The file ends in a truncated or corrupt packet; frames are counted up to it."""
+    time_base: Fraction | None = None
+    """Seconds per pts unit of the stream (``None``: unknown)."""
+
+    def frame_times(self) -> np.ndarray:
+        """Seconds of each frame from the first one: its presentation time when the file has
+        trustworthy timestamps (variable frame rate stays variable), else ``k / fps``."""
+        return self._times
+
+    @functools.cached_property
+    def _times(self) -> np.ndarray:
+        if self.frame_pts is None or not self.time_base:
+            return np.arange(self.num_frames, dtype=np.float64) / self.fps
+        return (self.frame_pts - self.frame_pts[0]).astype(np.float64) * float(self.time_base)
+
+    @functools.cached_property
+    def variable_rate(self) -> bool:
+        """Frame times drift from a constant rate by more than a quarter of a frame somewhere
+        (phone video): then frame ``k`` is not shown at ``k / fps``."""
+        if self.num_frames < 3:
+            return False
+        times = self._times
+        interval = times[-1] / (self.num_frames - 1)
+        grid = np.arange(self.num_frames) * interval
+        return bool(interval > 0 and np.abs(times - grid).max() > 0.25 * interval)
+
+    def frames_at(self, seconds: np.ndarray) -> np.ndarray:
+        """The frame shown nearest to each time in ``seconds`` (from the first frame)."""
+        times = self._times
+        after = np.clip(np.searchsorted(times, seconds), 1, max(1, self.num_frames - 1))
+        before = after - 1
+        nearer_before = np.abs(seconds - times[before]) <= np.abs(times[after] - seconds)
+        return np.where(nearer_before, before, after).clip(0, self.num_frames - 1)
+
+    def duration(self) -> float:
+        """Seconds covered by the frames: the last frame's time plus one mean frame interval
+        (``num_frames / fps`` for a constant rate)."""
+        times = self.frame_times()
+        if self.num_frames < 2:
+            return self.num_frames / self.fps
+        return float(times[-1]) * self.num_frames / (self.num_frames - 1)
 
 
 def index_video(path: Path) -> PacketIndex:
@@ -54,6 +96,7 @@ def index_video(path: Path) -> PacketIndex:
                 raise VideoDecodeError(f"{path}: no video stream")
             width, height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate
+            time_base = stream.time_base
             scan = _scan_packets(container, stream)
             reorders = bool(stream.codec_context.has_b_frames)
             format_name = container.format.name
@@ -80,6 +123,7 @@ def index_video(path: Path) -> PacketIndex:
         key_frames=key_frames,
         key_pts=key_pts,
         truncated=scan.truncated,
+        time_base=Fraction(time_base) if time_base else None,
     )
 
 
@@ -114,6 +158,30 @@ def read_frames(
             f"{path}: frames {sorted(rows_of)[:8]} could not be decoded (corrupt file?)"
         )
     return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
+def iter_frames(path: Path, index: PacketIndex) -> Iterator[av.VideoFrame]:
+    """Every frame of the video at ``path`` in order (frame ``k`` is the ``k``-th yielded), up
+    to ``index.num_frames``; for transcoding a whole file. Raises :class:`VideoDecodeError` if
+    a frame cannot be decoded."""
+    try:
+        with _open(path) as container:
+            stream = container.streams[index.stream_index]
+            stream.codec_context.thread_count = 1
+            expected = 0
+            for number, frame in _numbered_frames(
+                container, stream, index, 0, index.num_frames - 1
+            ):
+                if number != expected:
+                    break
+                yield frame
+                expected += 1
+    except (av.FFmpegError, OSError) as error:
+        raise VideoDecodeError(f"{path}: decoding failed ({error.strerror})") from error
+    if expected != index.num_frames:
+        raise VideoDecodeError(
+            f"{path}: only {expected} of {index.num_frames} frames could be decoded (corrupt file?)"
+        )
 
 
 def _open(path: Path) -> av.container.InputContainer:

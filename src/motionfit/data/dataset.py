@@ -21,7 +21,15 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from motionfit.config import AugmentConfig, SamplingConfig
-from motionfit.data.decode import BACKENDS, VideoMeta, available_backends, probe, read_clip
+from motionfit.data.decode import (
+    BACKENDS,
+    VideoMeta,
+    available_backends,
+    probe,
+    read_clip,
+    timeline_frames,
+)
+from motionfit.data.prepare import use_manifests
 from motionfit.data.records import VideoRecord
 from motionfit.data.sampling import ClipIndices, EvalSampler, TrainSampler, frame_strides
 from motionfit.data.transforms import (
@@ -50,7 +58,13 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
     """``default_collate`` for :class:`VideoClipDataset` items that keeps the clips' channels-last
     memory: one plain copy per clip instead of a transposing one (~1.5 ms per 16x224x224 clip
     here). ``video`` is uint8 ``[B, C, T, S, S]`` (or ``[B, R|V, C, T, S, S]``), not contiguous;
-    :class:`~motionfit.data.transforms.VideoNormalize` returns it contiguous."""
+    :class:`~motionfit.data.transforms.VideoNormalize` returns it contiguous.
+
+    Items of videos left out (``leave_out_bad``) are dropped; a batch of only such items is
+    ``{"video": None, "label": None, "index": None}``."""
+    items = [item for item in items if "error" not in item]
+    if not items:
+        return {"video": None, "label": None, "index": None}
     memory = [item["video"].movedim(-4, -1) for item in items]  # [..., T, S, S, C] views
     rest = default_collate([{k: v for k, v in item.items() if k != "video"} for item in items])
     return {"video": default_collate(memory).movedim(-1, -4), **rest}
@@ -96,10 +110,12 @@ class VideoClipDataset(Dataset):
     A record's ``start``/``end`` restrict sampling to that segment. Unreadable videos
     (missing, empty, truncated, not a video, no video stream): ``bad_files="error"`` raises
     VideoDecodeError; ``"skip"`` warns once per file, appends ``path<TAB>reason`` to
-    ``bad_file_log`` and returns another item drawn from the item's generator (its ``index``
-    is the video actually returned). More than ``max_bad_fraction`` distinct bad videos raises
-    DataError; with several workers the count is taken from the shared ``bad_file_log``
-    (without a log each worker counts its own).
+    ``bad_file_log`` (once per file) and returns another item drawn from the item's generator
+    (its ``index`` is the video actually returned), or, with ``leave_out_bad`` (validation),
+    ``{"index": index, "error": reason}``, which :func:`collate_clips` drops, so no video is
+    scored twice. More than ``max_bad_fraction`` distinct bad videos raises DataError; with
+    several workers the count is taken from the shared ``bad_file_log`` (without a log each
+    worker counts its own).
     """
 
     def __init__(
@@ -119,6 +135,7 @@ class VideoClipDataset(Dataset):
         max_bad_fraction: float = 0.05,
         bad_file_log: Path | None = None,
         repeated: int = 1,
+        leave_out_bad: bool = False,
     ) -> None:
         if not records:
             raise DataError("the dataset has no videos")
@@ -129,6 +146,7 @@ class VideoClipDataset(Dataset):
         if repeated < 1 or (mode == "eval" and repeated != 1):
             raise ValueError(f"repeated must be >= 1 and is for training only, got {repeated}")
         self.records = list(records)
+        use_manifests(r.path for r in self.records)  # prepared copies: no probing
         self.mode = mode
         self.seed = seed
         self.sampling = sampling
@@ -139,6 +157,7 @@ class VideoClipDataset(Dataset):
         self.max_bad_fraction = max_bad_fraction
         self.bad_file_log = Path(bad_file_log) if bad_file_log is not None else None
         self.repeated = repeated
+        self.leave_out_bad = leave_out_bad
         self.temporal = augment.enabled and augment.temporal
         self.train_sampler = TrainSampler.from_config(sampling, temporal=self.temporal)
         self.eval_sampler = EvalSampler.from_config(sampling, num_clips=num_clips, mode=eval_mode)
@@ -163,14 +182,17 @@ class VideoClipDataset(Dataset):
             rng = np.random.default_rng(key)
             target = index if attempt == 0 else int(rng.integers(len(self.records)))
             record = self.records[target]
-            if str(record.path) in self._bad:
-                continue  # a known bad video fails again: same outcome, no decode
-            try:
-                return self._load(target, record, rng)
-            except VideoDecodeError as exc:
-                if self.bad_files == "error":
-                    raise
-                self._skip(record, exc)
+            known = self._bad.get(str(record.path))
+            if known is None:
+                try:
+                    return self._load(target, record, rng)
+                except VideoDecodeError as exc:
+                    if self.bad_files == "error":
+                        raise
+                    known = self._skip(record, exc)
+            # a known bad video fails again: same outcome, no decode
+            if self.leave_out_bad:
+                return {"index": index, "error": known}
         raise DataError(
             f"no readable video found for item {index} in {MAX_ATTEMPTS} draws "
             f"({len(self._bad)} bad videos seen)"
@@ -179,7 +201,7 @@ class VideoClipDataset(Dataset):
     # -----------------------------------------------------------------------------------------
 
     def _load(self, index: int, record: VideoRecord, rng: np.random.Generator) -> dict[str, Any]:
-        meta = probe(record.path)
+        meta = probe(record.path, self.sampling.frames_fps)
         first, length = _segment_frames(record, meta)
         short_side = decode_short_side(meta.width, meta.height, self.short_side)
         if self.mode == "eval":
@@ -210,7 +232,7 @@ class VideoClipDataset(Dataset):
         the R clips cost one decode."""
         cfg = self.sampling
         eval_stride, strides = frame_strides(
-            fps, cfg.stride, self.train_sampler.train_strides, cfg.stride_seconds
+            fps, cfg.stride, self.train_sampler.train_strides, cfg.resolved_stride_seconds()
         )
         stride = max(strides) if self.temporal else eval_stride
         jitter = cfg.jitter_max if self.temporal and cfg.jitter_prob > 0 else 0
@@ -238,17 +260,17 @@ class VideoClipDataset(Dataset):
     def _read(
         self, path: Path, indices: Sequence[int], first: int, short_side: int | None
     ) -> torch.Tensor:
-        return read_clip(
-            path, [first + i for i in indices], short_side=short_side, backend=self.decoder
-        )
+        frames = timeline_frames(path, [first + i for i in indices])  # by time at a variable rate
+        return read_clip(path, frames, short_side=short_side, backend=self.decoder)
 
-    def _skip(self, record: VideoRecord, exc: VideoDecodeError) -> None:
-        """Count, warn about and log one bad video; DataError above ``max_bad_fraction``."""
+    def _skip(self, record: VideoRecord, exc: VideoDecodeError) -> str:
+        """Count, warn about and log one bad video (each file once in the log); DataError
+        above ``max_bad_fraction``. Returns the reason."""
         path = str(record.path)
         reason = " ".join(str(exc).split()).removeprefix(f"{path}: ")
         self._bad[path] = reason
         warnings.warn(f"skipping unreadable video {path}: {reason}", BadVideoWarning, stacklevel=3)
-        if self.bad_file_log is not None:
+        if self.bad_file_log is not None and path not in self._logged_paths():
             self.bad_file_log.parent.mkdir(parents=True, exist_ok=True)
             with self.bad_file_log.open("a", encoding="utf-8") as log:
                 log.write(f"{path}\t{reason}\n")
@@ -259,17 +281,19 @@ class VideoClipDataset(Dataset):
                 f"{bad} of {len(self.records)} videos are unreadable ({bad / len(self.records):.1%}"
                 f"), above data.max_bad_fraction={self.max_bad_fraction:g}{where}"
             )
+        return reason
+
+    def _logged_paths(self) -> set[str]:
+        """Paths in ``bad_file_log`` (any worker's, any dataset's)."""
+        if self.bad_file_log is None or not self.bad_file_log.exists():
+            return set()
+        lines = self.bad_file_log.read_text(encoding="utf-8").splitlines()
+        return {line.split("\t", 1)[0] for line in lines}
 
     def _distinct_bad(self) -> int:
         """Distinct bad videos of this dataset seen by this process or logged by any worker."""
-        bad = set(self._bad)
-        if self.bad_file_log is not None and self.bad_file_log.exists():
-            ours = {str(r.path) for r in self.records}
-            for line in self.bad_file_log.read_text(encoding="utf-8").splitlines():
-                path = line.split("\t", 1)[0]
-                if path in ours:
-                    bad.add(path)
-        return len(bad)
+        ours = {str(r.path) for r in self.records}
+        return len(set(self._bad) | (self._logged_paths() & ours))
 
 
 def _segment_frames(record: VideoRecord, meta: VideoMeta) -> tuple[int, int]:

@@ -42,9 +42,10 @@ class VideoMeta:
     num_frames: int
     """Exactly the number of frames a full sequential PyAV decode returns."""
     fps: float
-    """Average frame rate (frames per second)."""
+    """Average frame rate (frames per second); ``num_frames / duration`` at a variable rate."""
     duration: float
-    """Seconds, ``num_frames / fps``."""
+    """Seconds from the first frame to the end of the last (``num_frames / fps`` at a constant
+    rate; from the timestamps at a variable one)."""
     width: int
     height: int
 
@@ -59,12 +60,14 @@ def probe(path: str | Path, image_fps: float = DEFAULT_IMAGE_FPS) -> VideoMeta:
     source = _source(path)
     if isinstance(source, FrameFolder):
         num_frames, fps = len(source.files), image_fps
+        duration = num_frames / fps
     else:
-        num_frames, fps = source.num_frames, source.fps
+        num_frames, duration = source.num_frames, source.duration()
+        fps = num_frames / duration if source.variable_rate else source.fps
     return VideoMeta(
         num_frames=num_frames,
         fps=fps,
-        duration=num_frames / fps,
+        duration=duration,
         width=source.width,
         height=source.height,
     )
@@ -99,6 +102,20 @@ def read_clip(
     return _pyav.read_frames(Path(path), source, indices, width, height)
 
 
+def timeline_frames(path: str | Path, positions: Sequence[int]) -> list[int]:
+    """The frames of ``path`` shown at the times of ``positions`` on its constant-rate timeline
+    (position ``p`` is ``p / fps`` seconds after the first frame, ``fps`` as :func:`probe`
+    reports it). Samplers count positions; this makes their clips, strides and segments follow
+    time on a variable-frame-rate video. At a constant rate positions are frame numbers and
+    are returned unchanged."""
+    source = _source(path)
+    if isinstance(source, FrameFolder) or not source.variable_rate:
+        return list(positions)
+    interval = source.duration() / source.num_frames
+    seconds = np.asarray(positions, dtype=np.float64) * interval
+    return source.frames_at(seconds).tolist()
+
+
 def available_backends() -> list[str]:
     """Decoding backends that work in this environment: ``"pyav"`` always, ``"torchcodec"`` if
     it imports and decodes a test clip correctly."""
@@ -117,6 +134,18 @@ def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, i
     return int(short_side * width / height), short_side
 
 
+def remember_index(path: str | Path, index: _pyav.PacketIndex, size: int, mtime_ns: int) -> None:
+    """Use ``index`` for the video file ``path`` instead of demuxing it, as long as the file
+    keeps this ``size`` and modification time ``mtime_ns`` (an edited or replaced file is
+    indexed again). Fed from the manifest that ``motionfit data prepare`` writes
+    (:func:`motionfit.data.prepare.use_manifests`); affects this process and processes forked
+    from it (DataLoader workers on Linux)."""
+    _KNOWN_INDEXES[str(path)] = (size, mtime_ns, index)
+
+
+_KNOWN_INDEXES: dict[str, tuple[int, int, _pyav.PacketIndex]] = {}
+
+
 def _source(path: str | Path) -> _pyav.PacketIndex | FrameFolder:
     """The cached index of ``path`` after checking it exists and is not empty (one ``stat``; no
     path resolution, which cost ~10x more per call)."""
@@ -128,6 +157,9 @@ def _source(path: str | Path) -> _pyav.PacketIndex | FrameFolder:
         raise VideoDecodeError(f"{path}: cannot read ({error.strerror})") from error
     if stat.S_ISREG(info.st_mode) and info.st_size == 0:
         raise VideoDecodeError(f"{path}: empty file (0 bytes)")
+    known = _KNOWN_INDEXES.get(str(path))
+    if known is not None and known[:2] == (info.st_size, info.st_mtime_ns):
+        return known[2]
     version = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
     return _cached_source(Path(path), stat.S_ISDIR(info.st_mode), version)
 

@@ -24,6 +24,13 @@ class FrameFolder:
     height: int
 
 
+def is_frame_folder(path: Path) -> bool:
+    """True when ``path`` is a folder holding frame images itself (one video as images)."""
+    return path.is_dir() and any(
+        p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in path.iterdir()
+    )
+
+
 def scan_frame_folder(path: Path) -> FrameFolder:
     """List the ``.jpg``/``.jpeg``/``.png`` images of ``path`` in natural order (``img_2`` before
     ``img_10``) and read the frame size from the first one."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from motionfit.data.decode import VideoMeta, probe
 from motionfit.data.records import read_records
 from motionfit.errors import VideoDecodeError
+from motionfit.progress import track
 
 
 @dataclass
@@ -48,7 +49,8 @@ def inspect_dataset(
     """Read ``source`` and probe every video (in threads; probing is I/O and demuxing)."""
     records, labels = read_records(source, format=format, video_root=video_root)
     with ThreadPoolExecutor(workers) as pool:
-        metas = list(pool.map(_probe_or_reason, [r.path for r in records]))
+        probes = pool.map(_probe_or_reason, [r.path for r in records])
+        metas = list(track(probes, "probing videos", total=len(records)))
     per_class: dict[int, ClassSummary] = {}
     unreadable = []
     fps, frames, sizes = [], [], Counter()

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from motionfit.config import Config
+from motionfit.data.debias import DEBIAS_KINDS, DebiasAugment
 from motionfit.data.decode import probe, read_clip
 from motionfit.data.records import read_records
 from motionfit.data.sampling import EvalSampler, TrainSampler
@@ -27,17 +28,35 @@ def pick_video(source: str | Path, index: int = 0, format: str = "auto") -> Path
     return records[index].path
 
 
+def pick_partner(source: str | Path, index: int = 0, format: str = "auto") -> Path | None:
+    """Another video of the dataset ``source`` (the one after ``index``), to show the debiasing
+    augmentations that take a second video; None when ``source`` is one video."""
+    path = Path(source)
+    if path.is_file() and path.suffix.lower() not in {".txt", ".csv", ".lst"}:
+        return None
+    records, _ = read_records(source, format=format)
+    return records[(index + 1) % len(records)].path if len(records) > 1 else None
+
+
 def preview_grid(
-    video: str | Path, config: Config, out: str | Path, rows: int = 4, seed: int = 0
+    video: str | Path,
+    config: Config,
+    out: str | Path,
+    rows: int = 4,
+    seed: int = 0,
+    partner: str | Path | None = None,
 ) -> Path:
     """Write a PNG: the first row is the eval view, the next ``rows`` are training samples
-    (random start, stride, jitter, crop, flip, colour...) of ``video``, one column per frame."""
+    (random start, stride, jitter, crop, flip, colour...) of ``video``, one column per frame;
+    then one row per debiasing augmentation the config turns on, applied to the first training
+    sample (the still frame of ``still_mix`` and the background of ``foreground_paste`` come
+    from ``partner``, or from ``video`` itself when there is none)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    meta = probe(video)
+    meta = probe(video, config.sampling.frames_fps)
     short_side = config.augment.resolved_short_side()
     train_sampler = TrainSampler.from_config(
         config.sampling, temporal=config.augment.enabled and config.augment.temporal
@@ -55,6 +74,7 @@ def preview_grid(
             ", flipped" if flipped else ""
         )
         samples.append((label, frames))
+    samples.extend(_debias_rows(config, samples[1][1], partner or video, seed))
     num_frames = samples[0][1].shape[1]
     fig, axes = plt.subplots(
         len(samples),
@@ -75,3 +95,26 @@ def preview_grid(
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def _debias_rows(
+    config: Config, clip: torch.Tensor, partner: str | Path, seed: int
+) -> list[tuple[str, torch.Tensor]]:
+    """One (label, uint8 clip) row per debiasing augmentation on in ``config``, each applied
+    (with probability 1) to ``clip`` with ``partner``'s eval view as the other video."""
+    cfg = config.augment
+    meta = probe(partner)
+    short_side = cfg.resolved_short_side()
+    indices = EvalSampler.from_config(config.sampling)(meta.num_frames, meta.fps)[0].indices
+    other = EvalTransform(cfg)(read_clip(partner, indices, short_side))[0]
+    batch = torch.stack([clip, other]).float()
+    rows = []
+    for kind in DEBIAS_KINDS:
+        if getattr(cfg, kind) <= 0:
+            continue
+        settings = {kind: 1.0, f"{kind}_strength": getattr(cfg, f"{kind}_strength")}
+        augmented = DebiasAugment(**settings)(batch, [(seed, 0, 0, 0), (seed, 0, 1, 0)])
+        image = augmented.videos[0].round().clamp(0, 255).to(torch.uint8)
+        low, high = settings[f"{kind}_strength"]
+        rows.append((f"{kind} (p={getattr(cfg, kind):g}, strength {low:g}-{high:g})", image))
+    return rows

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from motionfit.atomic import atomic_write_text
 from motionfit.errors import DataError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg"})
@@ -107,10 +108,7 @@ class LabelMap:
 
     def save(self, path: str | Path) -> Path:
         """Write one class name per line (line ``i`` = id ``i``); returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{name}\n" for name in self.names))
-        return path
+        return atomic_write_text(path, "".join(f"{name}\n" for name in self.names))
 
     def id_of(self, name: str) -> int:
         """The id of a class name (DataError if unknown)."""
@@ -261,44 +259,89 @@ def _read_folder(root: Path, label_map: LabelMap | None) -> tuple[list[VideoReco
     if label_map is None:
         label_map = LabelMap.from_names(p.name for p in class_dirs)
     records = []
+    seen: set[Path] = set()  # real paths: a file linked into two folders counts once
+    classes = {_real(p) for p in class_dirs}
     for class_dir in class_dirs:
         if class_dir.name not in label_map:
             raise DataError(
                 f"{class_dir}: class folder {class_dir.name!r} is not in the label map "
                 f"({_preview(label_map.names)})"
             )
-        samples = list(_find_samples(class_dir))
+        fence = _Fence(_real(root), frozenset(classes - {_real(class_dir)}))
+        samples = list(_find_samples(class_dir, seen, fence))
         if not samples:
             warnings.warn(f"class folder {class_dir} holds no videos", stacklevel=3)
         label = label_map.id_of(class_dir.name)
-        records.extend(VideoRecord(sample, label) for sample in samples)
+        records.extend(VideoRecord(s, label, group=_file_group(s)) for s in samples)
     return records, label_map
 
 
 def _read_unlabeled(root: Path) -> list[VideoRecord]:
     if not root.is_dir():
         raise DataError(f"{root}: format 'unlabeled' needs a folder of videos")
-    return [VideoRecord(sample, -1) for sample in _find_samples(root)]
+    samples = _find_samples(root, set(), _Fence(_real(root)))
+    return [VideoRecord(s, -1, group=_file_group(s)) for s in samples]
 
 
-def _find_samples(folder: Path) -> Iterator[Path]:
-    """Video files and frame folders under ``folder``, recursively, in sorted order."""
+def _file_group(path: Path) -> str | None:
+    """UCF101's group of a file named in its layout, ``v_Class_gNN_cNN.avi`` -> ``gNN``."""
+    match = _UCF_GROUP.search(path.name) if path.name.startswith("v_") else None
+    return match.group(1).lower() if match else None
+
+
+@dataclass(frozen=True)
+class _Fence:
+    """Folders a search never enters through a symbolic link: the dataset root and what holds
+    it (a link to ``..``), and the other classes' folders."""
+
+    root: Path
+    others: frozenset[Path] = frozenset()
+
+    def keeps_out(self, real: Path) -> bool:
+        """True for a real path the search must not enter."""
+        return real in self.others or self.root.is_relative_to(real)
+
+
+def _find_samples(
+    folder: Path, seen: set[Path], fence: _Fence | None = None, report: bool = True
+) -> Iterator[Path]:
+    """Video files and frame folders under ``folder``, recursively, in sorted order.
+
+    Symbolic links are followed, but every real file or folder is taken once (``seen`` holds
+    the real paths met so far), so a link back to a parent folder is not a loop, and never
+    into what ``fence`` keeps out. A link that loops or points nowhere is left out with a
+    warning (``report``)."""
+    seen.add(_real(folder))
     for child in _visible_children(folder):
-        if _is_video(child):
+        if child.is_symlink() and not child.exists():
+            if report:
+                warnings.warn(
+                    f"skipping {child}: a symbolic link that loops or points nowhere", stacklevel=4
+                )
+            continue
+        real = _real(child)
+        if real in seen or (fence is not None and fence.keeps_out(real)):
+            continue
+        if _is_video(child) or (child.is_dir() and _is_frame_folder(child)):
+            seen.add(real)
             yield child
         elif child.is_dir():
-            if _is_frame_folder(child):
-                yield child
-            else:
-                yield from _find_samples(child)
+            yield from _find_samples(child, seen, fence, report)
 
 
 def _contains_samples(folder: Path) -> bool:
-    return next(_find_samples(folder), None) is not None
+    return next(_find_samples(folder, set(), report=False), None) is not None
 
 
 def _visible_children(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    return sorted(p for p in _list_folder(folder) if not p.name.startswith("."))
+
+
+def _list_folder(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot list this folder ({exc.strerror or exc})") from None
 
 
 def _is_video(path: Path) -> bool:
@@ -307,7 +350,7 @@ def _is_video(path: Path) -> bool:
 
 def _is_frame_folder(path: Path) -> bool:
     """A folder holding image files directly (mmaction2 rawframes: ``img_00001.jpg`` ...)."""
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in _list_folder(path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -646,6 +689,10 @@ def _is_int(text: str) -> bool:
 
 def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(path))
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
 
 
 def _preview(names: Sequence[str], limit: int = 5) -> str:

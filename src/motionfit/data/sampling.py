@@ -166,7 +166,7 @@ class TrainSampler:
             num_frames=cfg.num_frames,
             stride=cfg.stride,
             train_strides=tuple(cfg.resolved_train_strides()),
-            stride_seconds=cfg.stride_seconds,
+            stride_seconds=cfg.resolved_stride_seconds(),
             jitter_prob=cfg.jitter_prob,
             jitter_max=cfg.jitter_max,
             short_video=cfg.short_video,
@@ -213,7 +213,7 @@ class EvalSampler:
         return cls(
             num_frames=cfg.num_frames,
             stride=cfg.stride,
-            stride_seconds=cfg.stride_seconds,
+            stride_seconds=cfg.resolved_stride_seconds(),
             short_video=cfg.short_video,
             num_clips=num_clips,
             mode=mode,

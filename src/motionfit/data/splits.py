@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from motionfit.atomic import atomic_write_text
 from motionfit.data.records import LABELS_FILE, LabelMap, VideoRecord, read_records
 from motionfit.errors import DataError
+from motionfit.output_dir import check_output_dir, claim_output_dir
 
 LIST_COLUMNS = ("path", "label", "start", "end", "group")
 
@@ -103,7 +105,7 @@ def write_list(records: Sequence[VideoRecord], path: str | Path, label_map: Labe
                 record.group or "",
             ]
         )
-    path.write_text(buffer.getvalue())
+    atomic_write_text(path, buffer.getvalue())
     return path
 
 
@@ -115,9 +117,15 @@ def split_to_dir(
     format: str = "auto",
     video_root: str | Path | None = None,
     labels: str | Path | LabelMap | None = None,
+    force: bool = False,
 ) -> tuple[Path, Path]:
     """Read a dataset, split it with :func:`stratified_split` and write ``train.txt``,
-    ``val.txt`` and ``labels.txt`` into ``out_dir``; returns the two list paths."""
+    ``val.txt`` and ``labels.txt`` into ``out_dir``; returns the two list paths.
+
+    ``out_dir`` must be new, empty or an earlier split's folder; one with other files only
+    with ``force``, and never one that holds the dataset (or lies inside its folder)."""
+    inputs = [source, video_root, None if isinstance(labels, LabelMap) else labels]
+    check_output_dir(out_dir, "split", force=force, inputs=inputs)
     records, label_map = read_records(source, format=format, video_root=video_root, labels=labels)
     train, val = stratified_split(records, ratio=ratio, seed=seed)
     if not train or not val:
@@ -125,7 +133,7 @@ def split_to_dir(
             f"{source}: cannot split {len(records)} videos with ratio {ratio}: "
             f"{'validation' if not val else 'training'} side would be empty"
         )
-    out = Path(out_dir)
+    out = claim_output_dir(out_dir, "split")
     if len(label_map):
         label_map.save(out / LABELS_FILE)
     return write_list(train, out / "train.txt", label_map), write_list(

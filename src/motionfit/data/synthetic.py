@@ -66,6 +66,10 @@ class SynthSpec:
     frames: tuple[int, int] = (16, 32)
     fps: tuple[float, float] = (20.0, 30.0)
     shortcut: float = 0.0
+    speed: tuple[float, float] = (1.0, 1.0)
+    reference_fps: float | None = None
+    drop: float = 0.0
+    duplicate: float = 0.0
 
     def validate(self) -> None:
         """Raise :class:`DataError` naming the bad parameter."""
@@ -81,6 +85,16 @@ class SynthSpec:
             raise DataError(f"--fps must be MIN-MAX with 1 <= MIN <= MAX, got {self.fps}")
         if not 0.0 <= self.shortcut <= 1.0:
             raise DataError(f"--shortcut must be in [0, 1], got {self.shortcut}")
+        if not 0 < self.speed[0] <= self.speed[1]:
+            raise DataError(f"--speed must be MIN-MAX with 0 < MIN <= MAX, got {self.speed}")
+        if self.reference_fps is not None and not self.reference_fps > 0:
+            raise DataError(f"--reference-fps must be > 0, got {self.reference_fps}")
+        if not (0.0 <= self.drop < 1.0 and 0.0 <= self.duplicate < 1.0):
+            raise DataError(
+                f"--drop and --duplicate must be in [0, 1), got {self.drop}, {self.duplicate}"
+            )
+        if self.drop + self.duplicate >= 1.0:
+            raise DataError("--drop plus --duplicate must be below 1")
 
 
 def class_names(num_classes: int) -> list[str]:
@@ -98,14 +112,35 @@ def make_dataset(
     fps: tuple[float, float] = (20.0, 30.0),
     shortcut: float = 0.0,
     workers: int = 1,
+    speed: tuple[float, float] = (1.0, 1.0),
+    reference_fps: float | None = None,
+    drop: float = 0.0,
+    duplicate: float = 0.0,
 ) -> Path:
     """Write ``out/<class>/<class>_NNNN.mp4`` (h264), ``out/labels.txt`` and ``out/synth.json``.
 
     ``size`` is (height, width); ``frames`` and ``fps`` are (min, max) ranges drawn per video;
     ``shortcut`` is the probability that a video's background colour is its class colour.
-    The same arguments always give byte-identical files. Returns ``out``.
+    Time shifts, for test sets that differ from training in time: ``speed`` (min, max) scales
+    how fast objects move; with ``reference_fps`` the motion is set in time, not in frames (a
+    video at ``fps`` moves ``reference_fps / fps`` times as far per frame as one at the
+    reference rate, as a real camera would record it); ``drop`` and ``duplicate`` are the
+    probabilities that the camera skips a frame or repeats one. The same arguments always give
+    byte-identical files. Returns ``out``.
     """
-    spec = SynthSpec(classes, per_class, seed, tuple(size), tuple(frames), tuple(fps), shortcut)
+    spec = SynthSpec(
+        classes,
+        per_class,
+        seed,
+        tuple(size),
+        tuple(frames),
+        tuple(fps),
+        shortcut,
+        tuple(speed),
+        reference_fps,
+        drop,
+        duplicate,
+    )
     spec.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,11 +184,15 @@ def render_video(spec: SynthSpec, label: int, index: int) -> tuple[np.ndarray, f
     fps = float(np.round(rng.uniform(*spec.fps), 2))
     name = class_names(spec.classes)[label]
     motion = MOTIONS[name]
-    scene = _random_scene(rng, spec, label, num_frames, oriented=name.startswith("rotate_"))
+    times = _frame_times(spec, np.random.default_rng([spec.seed, label, index, 1]), num_frames)
+    scale = _speed_scale(spec, np.random.default_rng([spec.seed, label, index, 2]), fps)
+    scene = _random_scene(
+        rng, spec, label, float(times[-1]) * scale, oriented=name.startswith("rotate_")
+    )
     grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
     video = np.empty((num_frames, height, width, 3), dtype=np.uint8)
     for t in range(num_frames):
-        progress = t / (num_frames - 1)
+        progress = float(times[t] / times[-1])
         canvas = scene.background.copy()
         for distractor in scene.distractors:
             _paint(canvas, grid_x, grid_y, distractor.at(progress))
@@ -220,9 +259,35 @@ class _Scene:
     growth: float
 
 
+def _frame_times(spec: SynthSpec, rng: np.random.Generator, num_frames: int) -> np.ndarray:
+    """Scene time (in frame steps) of each recorded frame: 0, 1, 2, ... unless the camera drops
+    a frame (time jumps 2 steps) or repeats one (time stands still), with probabilities
+    ``spec.drop`` and ``spec.duplicate``. The last frame is always later than the first."""
+    steps = np.ones(num_frames - 1)
+    if spec.drop > 0 or spec.duplicate > 0:
+        draws = rng.random(num_frames - 1)
+        steps[draws < spec.drop] = 2.0
+        steps[(draws >= spec.drop) & (draws < spec.drop + spec.duplicate)] = 0.0
+        if not steps.any():
+            steps[-1] = 1.0
+    return np.concatenate(([0.0], np.cumsum(steps)))
+
+
+def _speed_scale(spec: SynthSpec, rng: np.random.Generator, fps: float) -> float:
+    """How many default frame steps of motion one scene step of this video covers: the speed
+    factor drawn from ``spec.speed``, times ``reference_fps / fps`` when motion is set in
+    time. 1.0 (and no draw) with the defaults."""
+    scale = float(rng.uniform(*spec.speed)) if spec.speed != (1.0, 1.0) else 1.0
+    if spec.reference_fps is not None:
+        scale *= spec.reference_fps / fps
+    return scale
+
+
 def _random_scene(
-    rng: np.random.Generator, spec: SynthSpec, label: int, num_frames: int, oriented: bool
+    rng: np.random.Generator, spec: SynthSpec, label: int, duration: float, oriented: bool
 ) -> _Scene:
+    """A random scene whose motion lasts ``duration`` default frame steps (``num_frames - 1``
+    unless a time shift changes it)."""
     height, width = spec.size
     short = min(height, width)
     background = _random_background(rng, spec, label)
@@ -235,8 +300,8 @@ def _random_scene(
     # speed in pixels per frame (at 64 px), so short and long videos move equally fast; the
     # path is capped to what fits in the frame
     speed = float(rng.uniform(0.8, 1.6)) * short / 64
-    travel_x = min(speed * (num_frames - 1), width - 2 * margin - 2)
-    travel_y = min(speed * (num_frames - 1), height - 2 * margin - 2)
+    travel_x = min(speed * duration, width - 2 * margin - 2)
+    travel_y = min(speed * duration, height - 2 * margin - 2)
     # the middle of the path is uniform over the positions that keep the object in the frame
     mid_x = float(rng.uniform(margin + travel_x / 2, width - margin - travel_x / 2))
     mid_y = float(rng.uniform(margin + travel_y / 2, height - margin - travel_y / 2))
@@ -260,7 +325,7 @@ def _random_scene(
         distractors=distractors,
         travel_x=travel_x,
         travel_y=travel_y,
-        turn=float(np.radians(rng.uniform(5.0, 10.0)) * num_frames),
+        turn=float(np.radians(rng.uniform(5.0, 10.0)) * (duration + 1)),
         growth=growth,
     )
 

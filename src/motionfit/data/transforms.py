@@ -221,10 +221,16 @@ def stack_clips(clips: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(memory).permute(0, 4, 1, 2, 3)
 
 
-def flip_label_map(class_names: Sequence[str], pairs: Mapping[str, str]) -> dict[int, int]:
+def flip_label_map(
+    class_names: Sequence[str], pairs: Mapping[str, str], unknown: str = "error"
+) -> dict[int, int]:
     """Class id -> class id swapped by a horizontal flip, from name pairs (``left: right``);
-    the map is symmetric. Unknown names or a class in two pairs raise ConfigError."""
+    the map is symmetric. A class in two pairs raises ConfigError; so does an unknown name,
+    unless ``unknown="skip"`` (a recipe's own map): then pairs naming a class the data lacks
+    are dropped with one :class:`AugmentationWarning`."""
     ids = {name: index for index, name in enumerate(class_names)}
+    if unknown == "skip":
+        pairs = _known_pairs(pairs, ids)
     mapping: dict[int, int] = {}
     for first, second in pairs.items():
         for name in (first, second):
@@ -242,6 +248,20 @@ def flip_label_map(class_names: Sequence[str], pairs: Mapping[str, str]) -> dict
                 )
             mapping[source] = target
     return mapping
+
+
+def _known_pairs(pairs: Mapping[str, str], ids: Mapping[str, int]) -> dict[str, str]:
+    """The pairs whose two classes both exist; warns once about the ones dropped."""
+    kept = {a: b for a, b in pairs.items() if a in ids and b in ids}
+    dropped = [f"{a}/{b}" for a, b in pairs.items() if (a, b) not in kept.items()]
+    if dropped:
+        warnings.warn(
+            f"augment.flip_label_map: the recipe's pairs {', '.join(dropped)} name classes "
+            "this data lacks; skipped (write your own pairs for your direction classes)",
+            AugmentationWarning,
+            stacklevel=3,
+        )
+    return kept
 
 
 def direction_sensitive_classes(class_names: Sequence[str]) -> list[str]:

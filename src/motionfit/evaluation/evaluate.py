@@ -5,7 +5,9 @@
 
 - ``metrics.json``: ``top1``, ``top5``, ``mean_class_accuracy``, ``num_videos`` (fractions),
   clip-level accuracy, macro precision/recall/F1, per-class scores, the confusion counts, the
-  most frequent confusions, what was evaluated and which videos could not be read;
+  most frequent confusions, what was evaluated and which videos could not be read; with
+  ``diagnose``, ``diagnostics`` (``frozen``, ``shuffled``, ``reversed``, each ``{"top1",
+  "agreement"}``) and ``diagnostics_reading`` (one line);
 - ``confusion.png``: the row-normalized confusion matrix, sorted by class accuracy;
 - ``per_class.csv``: class, support, predicted, precision, recall, f1;
 - ``mistakes.csv``: video, truth, prediction, confidence, truth_probability (most confident
@@ -22,6 +24,7 @@ from typing import Any
 
 from motionfit.data.records import LabelMap, VideoRecord
 from motionfit.errors import DataError
+from motionfit.evaluation.diagnose import diagnostic_scores, reading
 from motionfit.evaluation.inference import ViewPredictions, num_views, predict_views
 from motionfit.evaluation.metrics import EvalMetrics, compute_metrics
 from motionfit.evaluation.plots import confusion_figure, save_png
@@ -86,11 +89,14 @@ def evaluate_run(
     batch_size: int | None = None,
     num_workers: int | None = None,
     data_name: str = "",
+    diagnose: bool | None = None,
 ) -> dict[str, Any]:
     """Multi-view test of ``run`` on ``records`` (labels = ids of ``run.labels``; see
     :func:`align_labels`): softmax averaged over ``clips`` uniform clips x ``crops`` crops per
     video. ``None`` arguments take the run's ``eval.clips``, ``eval.crops``,
     ``eval.batch_size`` and ``data.num_workers``; ``out_dir`` defaults to :func:`eval_dir`.
+    ``diagnose`` (default ``eval.diagnose``) adds the motion-reliance diagnostics
+    (:mod:`motionfit.evaluation.diagnose`) under ``"diagnostics"``.
 
     Writes the files listed in the module docstring and returns the ``metrics.json`` dict.
     Unreadable videos are left out and listed under ``unreadable``; a DataError if none can
@@ -105,6 +111,7 @@ def evaluate_run(
     cfg = run.config
     clips = cfg.eval.clips if clips is None else clips
     crops = cfg.eval.crops if crops is None else crops
+    diagnose = cfg.eval.diagnose if diagnose is None else diagnose
     predictions = predict_views(
         run.model,
         cfg,
@@ -113,6 +120,7 @@ def evaluate_run(
         crops=crops,
         batch_size=cfg.eval.batch_size if batch_size is None else batch_size,
         num_workers=cfg.data.num_workers if num_workers is None else num_workers,
+        diagnose=diagnose,
     )
     if not predictions.records:
         first = predictions.failed[0][1] if predictions.failed else "no videos"
@@ -135,6 +143,12 @@ def evaluate_run(
         "eval_mode": cfg.eval.mode,
         "unreadable": [{"video": str(r.path), "reason": why} for r, why in predictions.failed],
     }
+    if predictions.diagnostic_probs:
+        diagnostics = diagnostic_scores(
+            predictions.video_probs, predictions.diagnostic_probs, predictions.targets
+        )
+        result["diagnostics"] = diagnostics
+        result["diagnostics_reading"] = reading(diagnostics, len(run.labels))
     (out / METRICS_JSON).write_text(json.dumps(result, indent=2) + "\n")
     title = (
         f"{cfg.model.name} on {data_name or 'test data'}: top-1 {metrics.top1:.1%}, "

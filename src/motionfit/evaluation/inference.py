@@ -9,7 +9,7 @@ set aside with their reason instead of stopping the run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -20,6 +20,8 @@ from motionfit.data.dataset import VideoClipDataset, collate_clips, worker_init_
 from motionfit.data.records import VideoRecord
 from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import ConfigError, VideoDecodeError
+from motionfit.evaluation.diagnose import DIAGNOSTICS, diagnostic_views
+from motionfit.progress import track
 
 
 @dataclass
@@ -31,12 +33,15 @@ class ViewPredictions:
         view_probs: softmax of every view, ``[N, V, K]`` (V = clips x crops, clip-major).
         video_probs: the mean over views, ``[N, K]``.
         failed: ``(record, reason)`` of each video that could not be read.
+        diagnostic_probs: with ``diagnose``, the video probabilities ``[N, K]`` of the frozen,
+            shuffled and reversed views (:mod:`motionfit.evaluation.diagnose`).
     """
 
     records: list[VideoRecord]
     view_probs: torch.Tensor
     video_probs: torch.Tensor
     failed: list[tuple[VideoRecord, str]]
+    diagnostic_probs: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def targets(self) -> torch.Tensor:
@@ -73,9 +78,13 @@ def predict_views(
     batch_size: int,
     num_workers: int = 0,
     device: torch.device | str | None = None,
+    diagnose: bool = False,
 ) -> ViewPredictions:
     """Score ``records`` with ``model`` through the eval pipeline of ``config`` (sampling,
     resize, centre or 3 crops, normalization).
+
+    With ``diagnose`` every view is also scored frozen, shuffled and reversed (from the same
+    decoded frames; the shuffle is seeded by ``train.seed`` and the video's position).
 
     ``batch_size`` counts clips, as ``eval.batch_size`` does: a batch holds
     ``max(1, batch_size // views)`` videos. The model is moved to ``device`` (default
@@ -106,14 +115,23 @@ def predict_views(
     model.eval().to(device)
     read: list[int] = []
     chunks: list[torch.Tensor] = []
+    diagnostic_chunks: dict[str, list[torch.Tensor]] = {name: [] for name in DIAGNOSTICS}
     failed: list[tuple[VideoRecord, str]] = []
-    for batch in loader:
+
+    def video_probs(video: torch.Tensor) -> torch.Tensor:
+        logits = model(normalize(video.flatten(0, 1)))
+        return logits.float().softmax(dim=-1).view(*video.shape[:2], -1).cpu()
+
+    for batch in track(loader, "scoring videos"):
         failed.extend((records[i], reason) for i, reason in batch["failed"])
         if batch["video"] is None:
             continue
         video = batch["video"].to(device, non_blocking=True)  # [B, V, C, T, S, S]
-        logits = model(normalize(video.flatten(0, 1)))
-        chunks.append(logits.float().softmax(dim=-1).view(*video.shape[:2], -1).cpu())
+        chunks.append(video_probs(video))
+        if diagnose:
+            altered = diagnostic_views(video, batch["index"], config.train.seed)
+            for name, views_of_name in altered.items():
+                diagnostic_chunks[name].append(video_probs(views_of_name).mean(dim=1))
         read.extend(batch["index"])
     num_classes = _num_classes(model)
     view_probs = torch.cat(chunks) if chunks else torch.zeros(0, views, num_classes)
@@ -122,6 +140,9 @@ def predict_views(
         view_probs=view_probs,
         video_probs=view_probs.mean(dim=1),
         failed=failed,
+        diagnostic_probs={
+            name: torch.cat(found) for name, found in diagnostic_chunks.items() if found
+        },
     )
 
 

@@ -36,6 +36,8 @@ def build_model(
     frames = num_frames or spec.default_frames
     size = image_size or spec.default_size
     _check_input(spec, num_classes, frames, size)
+    if head is not None and head.pool == "attentive" and not spec.extra.get("attentive"):
+        raise ModelError(f"{name}: model.head=attentive needs a vjepa2_* or videoprism_* model")
     model = spec.builder(num_classes, frames, size, head or HeadSpec(), drop_path)
     if pretrained:
         if spec.load_pretrained is not None:

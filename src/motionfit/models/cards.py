@@ -106,10 +106,21 @@ def measure_cost(spec: ModelSpec) -> tuple[int, int]:
 
 
 def count_flops(model: torch.nn.Module, video: torch.Tensor) -> int:
-    """FLOPs (2 x multiply-adds) of ``model(video)``, attention included."""
-    with torch.no_grad(), sdpa_kernel([SDPBackend.MATH]), FlopCounterMode(display=False) as fc:
-        model(video)
-    return fc.get_total_flops()
+    """FLOPs (2 x multiply-adds) of ``model(video)``, attention included.
+
+    Gradients are off on the parameters for the count rather than under ``torch.no_grad``:
+    FlopCounterMode's module tracker fails on a parameter expanded under ``no_grad``
+    (VideoPrism's attention pooling query).
+    """
+    flags = [p.requires_grad for p in model.parameters()]
+    model.requires_grad_(False)
+    try:
+        with sdpa_kernel([SDPBackend.MATH]), FlopCounterMode(display=False) as counter:
+            model(video)
+    finally:
+        for parameter, flag in zip(model.parameters(), flags, strict=True):
+            parameter.requires_grad_(flag)
+    return counter.get_total_flops()
 
 
 def _count(spec: ModelSpec, device: torch.device) -> tuple[int, int]:

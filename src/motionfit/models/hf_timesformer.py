@@ -8,16 +8,20 @@ size from the config, so a model runs at exactly the clip shape it was built for
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torchvision.ops import StochasticDepth
-from transformers import TimesformerConfig, TimesformerModel
 
 from motionfit.errors import ModelError
 from motionfit.models.base import VideoClassifier
 from motionfit.models.head import VideoHead
 from motionfit.models.hf_videomae import ViTSize, check_clip_shape
 from motionfit.models.registry import HeadSpec
+
+if TYPE_CHECKING:  # transformers loads in ~2 s: only the models that use it import it
+    from transformers import TimesformerConfig, TimesformerModel
 
 PATCH_SIZE = 16
 
@@ -41,6 +45,8 @@ class TimeSformerClassifier(VideoClassifier):
         self, config: TimesformerConfig, num_classes: int, head: HeadSpec, drop_path: float
     ) -> None:
         super().__init__()
+        from transformers import TimesformerModel
+
         self.timesformer = TimesformerModel(config)
         _set_drop_path(self.timesformer, drop_path)
         self.head = VideoHead(config.hidden_size, num_classes, head)
@@ -100,6 +106,8 @@ def build_timesformer(
     """
     if image_size % PATCH_SIZE:
         raise ModelError(f"TimeSformer needs a size divisible by {PATCH_SIZE}; got {image_size}")
+    from transformers import TimesformerConfig
+
     config = TimesformerConfig(
         num_frames=num_frames,
         image_size=image_size,

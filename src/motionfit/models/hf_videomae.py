@@ -8,16 +8,19 @@ size it was built for (its position table covers exactly that token grid).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torchvision.ops import StochasticDepth
-from transformers import VideoMAEConfig, VideoMAEModel
 
 from motionfit.errors import ModelError
 from motionfit.models.base import VideoClassifier
 from motionfit.models.head import VideoHead
 from motionfit.models.registry import HeadSpec
+
+if TYPE_CHECKING:  # transformers loads in ~2 s: only the models that use it import it
+    from transformers import VideoMAEConfig, VideoMAEModel
 
 PATCH_SIZE = 16
 TUBELET_SIZE = 2
@@ -60,6 +63,8 @@ class VideoMAEClassifier(VideoClassifier):
         self, config: VideoMAEConfig, num_classes: int, head: HeadSpec, drop_path: float
     ) -> None:
         super().__init__()
+        from transformers import VideoMAEModel
+
         self.videomae = VideoMAEModel(config)
         _add_drop_path(self.videomae, drop_path)
         self.fc_norm = nn.LayerNorm(config.hidden_size)
@@ -131,6 +136,8 @@ def build_videomae(
             f"VideoMAE needs frames divisible by {TUBELET_SIZE} and a size divisible by "
             f"{PATCH_SIZE}; got {num_frames} frames at {image_size}px"
         )
+    from transformers import VideoMAEConfig
+
     config = VideoMAEConfig(
         num_frames=num_frames,
         image_size=image_size,

@@ -43,6 +43,7 @@ from motionfit.models.hf_videomae import (
     VideoMAEClassifier,
     build_videomae,
 )
+from motionfit.models.hub import hub_unreachable_reason
 from motionfit.models.posembed import resize_flat_grid
 from motionfit.models.registry import ModelSpec, register_model
 from motionfit.models.weights import LoadReport, load_classifier_weights, read_state_dict
@@ -134,6 +135,9 @@ def _hub_folder(repo_id: str, source: str) -> Path:
     ``HF_HUB_OFFLINE`` is set. A miss is a :class:`ModelError` saying where to put the files."""
     offline = constants.HF_HUB_OFFLINE
     reason = "HF_HUB_OFFLINE is set" if offline else "it is not in the cache"
+    unreachable = None if offline else hub_unreachable_reason()
+    if unreachable is not None:
+        offline, reason = True, unreachable  # fail now, not after ~30 s of retries
     for local_only in (True,) if offline else (True, False):
         try:
             folder = Path(hf_hub_download(repo_id, "config.json", local_files_only=local_only))
@@ -143,7 +147,7 @@ def _hub_folder(repo_id: str, source: str) -> Path:
                 raise ModelError(f"hub model {repo_id} has no {' or '.join(WEIGHT_FILES)}")
         except (OSError, ValueError, EntryNotFoundError) as exc:  # not cached, no network, bad id
             if not local_only:
-                reason = f"the hub is unreachable ({type(exc).__name__}: {str(exc)[:160]})"
+                reason = f"the hub is unreachable ({type(exc).__name__})"
     raise ModelError(
         f"pretrained weights '{source}': '{repo_id}' is not in the local HuggingFace cache "
         f"({constants.HF_HUB_CACHE}) and {reason}, nor is it a local folder. On a machine with "
@@ -170,14 +174,16 @@ def _hub_weights(repo_id: str, local_only: bool) -> bool:
 
 def _check_architecture(model: HFClassifier, config: dict[str, Any], source: str) -> None:
     model_type = config.get("model_type")
-    if model_type is not None and model_type != model.family:
+    if model_type is not None and model_type not in getattr(
+        model, "hf_model_types", (model.family,)
+    ):
         raise ModelError(
             f"pretrained weights '{source}' are a '{model_type}' model; this is a "
             f"{model.family} model: pick a {model_type} model name"
         )
     diffs = [
         f"{name}={config[name]} (model: {getattr(model.config, name)})"
-        for name in _ARCH_FIELDS[model.family]
+        for name in getattr(model, "hf_arch_fields", None) or _ARCH_FIELDS[model.family]
         if name in config and config[name] != getattr(model.config, name)
     ]
     if diffs:
@@ -197,9 +203,9 @@ def _to_motionfit_layout(
     if wrapper:
         state = {k.removeprefix(wrapper): v for k, v in state.items() if k.startswith(wrapper)}
     if not any(k.startswith(prefix + ".") for k in state):  # HF base model: no prefix
-        roots = ("embeddings.", "encoder.", "layernorm.")
+        roots = getattr(model, "hf_base_roots", ("embeddings.", "encoder.", "layernorm."))
         state = {f"{prefix}.{k}" if k.startswith(roots) else k: v for k, v in state.items()}
-    for old, new in _HF_RENAMES[model.family]:
+    for old, new in _HF_RENAMES.get(model.family, ()):
         state = {k.replace(old, new) if k.endswith(old) else k: v for k, v in state.items()}
     last = f"head.layers.{len(model.head.layers) - 1}"
     if len(model.head.layers) == 2:  # dropout + linear: an HF classifier maps onto it

@@ -22,6 +22,7 @@ from motionfit.errors import ConfigError, ModelError
 from motionfit.models.cards import ModelCard, model_cards
 
 Priority = Literal["accuracy", "speed", "stability"]
+Adaptation = Literal["probe", "lora", "full"]
 
 ACTIVATION_GB_PER_GFLOP = 0.012
 STATE_BYTES_PER_PARAM = 16
@@ -32,6 +33,15 @@ MIN_BATCH = 2  # fewer clips per step make batch statistics and mixing meaningle
 SCARCE_VIDEOS = 500  # below this, transformers fine-tuned from Kinetics overfit easily
 LARGE_MODEL_VIDEOS = 10_000  # models above LARGE_MODEL_PARAMS_M need at least this much data
 LARGE_MODEL_PARAMS_M = 100.0
+POSITION_TABLE_FAMILIES = frozenset({"videomae", "timesformer", "mvit"})  # tables sized by T
+PRETRAIN_RECIPE = "videomae_pretrain"  # the tube-masking recipe ``motionfit pretrain`` starts from
+# Few labels per class: a frozen backbone with a probe beats fine-tuning it (V-JEPA 2 is
+# evaluated that way); a few hundred: adapt it with LoRA; more: fine-tune everything.
+PROBE_VIDEOS_PER_CLASS = 50
+LORA_VIDEOS_PER_CLASS = 300
+FROZEN_FAMILIES = ("vjepa2", "videoprism")  # backbones made to be used frozen, in preference order
+INFERENCE_STATE_BYTES_PER_PARAM = 4  # fp32 weights only: no gradients, no optimizer state
+INFERENCE_ACTIVATION_FRACTION = 0.1  # no activations kept for a backward pass (rule of thumb)
 
 FAMILY_ORDER: dict[str, tuple[str, ...]] = {
     "accuracy": ("videomae", "swin", "mvit", "timesformer", "cnn"),
@@ -43,14 +53,14 @@ FAMILY_TITLE = {
     "swin": "Video Swin",
     "mvit": "MViT",
     "timesformer": "TimeSformer",
-    "cnn": "R(2+1)D",
+    "cnn": "3-D CNN",
 }
 FAMILY_REASON = {
     "videomae": "VideoMAE gives the best accuracy, above all with little labeled data",
     "swin": "Video Swin fine-tunes stably and easily, with 32-frame clips",
     "mvit": "MViT is the most compute-efficient family at 16 frames",
     "timesformer": "TimeSformer is a pure space-time transformer (divided attention)",
-    "cnn": "R(2+1)D is a cheap CNN baseline that fits small GPUs",
+    "cnn": "a 3-D CNN is a cheap baseline that fits small GPUs",
 }
 
 
@@ -63,13 +73,17 @@ class Recommendation:
         family: its family.
         recipe: the recipe to start from (``None``: schema defaults plus ``model.name``).
         frames: clip length to train with.
-        size: input size (the model's default).
+        size: input size (the model's default; the command trains at it).
         batch_size: clips per step that fit (estimate).
         accumulate: gradient accumulation to reach the recipe's batch.
         memory_gb: estimated training memory at ``batch_size``.
         reason: why this family and size.
         notes: warnings (scarce data, clip length, memory).
         commands: ready command lines, in order.
+        adaptation: what labeled data this small calls for: ``probe`` (frozen backbone, cached
+            features), ``lora`` (low-rank adapters) or ``full`` fine-tuning.
+        alternative: for ``probe``/``lora``, why and with which backbone (else empty).
+        alternative_commands: the command lines of that alternative.
     """
 
     model: str
@@ -83,6 +97,9 @@ class Recommendation:
     reason: str
     notes: tuple[str, ...]
     commands: tuple[str, ...]
+    adaptation: Adaptation = "full"
+    alternative: str = ""
+    alternative_commands: tuple[str, ...] = ()
 
 
 def clip_memory_gb(card: ModelCard, frames: int) -> float:
@@ -108,16 +125,25 @@ def recommend(
     priority: Priority,
     data: str = "DATA",
     cards: list[ModelCard] | None = None,
+    classes: int | None = None,
 ) -> Recommendation:
     """Pick a model for ``labeled_videos`` labeled clips at ``frames`` frames on a GPU with
-    ``gpu_memory_gb`` GB, favouring ``priority``; ``data`` goes into the train command."""
+    ``gpu_memory_gb`` GB, favouring ``priority``; ``data`` goes into the train command.
+
+    With few labeled videos per class (``labeled_videos / classes``; without ``classes`` the
+    total against the per-class thresholds times 10) it also proposes a frozen V-JEPA 2 /
+    VideoPrism backbone with a probe on cached features, or LoRA, whichever fits."""
     if priority not in FAMILY_ORDER:
         raise ModelError(f"priority must be one of {', '.join(FAMILY_ORDER)}, got '{priority}'")
     if labeled_videos < 1 or frames < 1 or gpu_memory_gb <= 0:
         raise ModelError("labeled videos, frames and GPU memory must be positive")
-    candidates = [c for c in (cards if cards is not None else model_cards()) if not c.tiny]
+    all_cards = [c for c in (cards if cards is not None else model_cards()) if not c.tiny]
+    frozen = [c for c in all_cards if c.family in FROZEN_FAMILIES]
+    candidates = [c for c in all_cards if c.family not in FROZEN_FAMILIES]
     if not candidates:
         raise ModelError("no full-size model is registered")
+    # fine-tuning beats random init: models without weights only when none with weights exists
+    candidates = [c for c in candidates if c.pretrained] or candidates
     card, clip_frames, batch = _choose(candidates, labeled_videos, frames, gpu_memory_gb, priority)
     notes = []
     if batch < MIN_BATCH:
@@ -126,7 +152,7 @@ def recommend(
             "estimate; lower augment.crop_size or sampling.num_frames, or use a larger GPU"
         )
         batch = max(batch, 1)
-    if clip_frames != card.frames:
+    if clip_frames != card.frames and card.family in POSITION_TABLE_FAMILIES:
         notes.append(
             f"{card.name}'s reference clip is {card.frames} frames; training at {clip_frames} "
             "adapts its position tables (expect to need more epochs)"
@@ -139,6 +165,8 @@ def recommend(
     accumulate = max(1, math.ceil(target / batch))
     batch = min(batch, target)
     memory = static_memory_gb(card) + batch * clip_memory_gb(card, clip_frames)
+    per_class = labeled_videos / classes if classes else labeled_videos / 10
+    adaptation, alternative, alt_commands = _small_data_plan(frozen, per_class, gpu_memory_gb, data)
     return Recommendation(
         model=card.name,
         family=card.family,
@@ -151,6 +179,9 @@ def recommend(
         reason=_reason(card, candidates, priority, labeled_videos),
         notes=tuple(notes),
         commands=_commands(card, recipe, clip_frames, batch, accumulate, data, pretrain_first),
+        adaptation=adaptation,
+        alternative=alternative,
+        alternative_commands=alt_commands,
     )
 
 
@@ -166,7 +197,62 @@ def format_recommendation(rec: Recommendation) -> str:
     lines += [f"Note: {note}" for note in rec.notes]
     lines.append("Run:")
     lines += [f"  {command}" for command in rec.commands]
+    if rec.alternative:
+        lines.append(f"Or ({rec.adaptation}): {rec.alternative}")
+        lines += [f"  {command}" for command in rec.alternative_commands]
     return "\n".join(lines)
+
+
+def _small_data_plan(
+    cards: list[ModelCard], per_class: float, gpu_gb: float, data: str
+) -> tuple[Adaptation, str, tuple[str, ...]]:
+    """``probe`` below :data:`PROBE_VIDEOS_PER_CLASS` labeled videos per class, ``lora`` below
+    :data:`LORA_VIDEOS_PER_CLASS`, else ``full``; the probe/LoRA backbone is the largest frozen
+    family card (V-JEPA 2 first) whose feature extraction (fp32 weights, one clip without
+    stored activations) or LoRA training (fp32 weights, :data:`MIN_BATCH` clips of training
+    activations) fits ``gpu_gb``."""
+    if per_class >= LORA_VIDEOS_PER_CLASS or not cards:
+        return "full", "", ()
+    probe = per_class < PROBE_VIDEOS_PER_CLASS
+    order = {family: i for i, family in enumerate(FROZEN_FAMILIES)}
+    for card in sorted(cards, key=lambda c: (order[c.family], -c.params_m)):
+        weights = OVERHEAD_GB + card.params_m * 1e6 * INFERENCE_STATE_BYTES_PER_PARAM / 1e9
+        clip = clip_memory_gb(card, card.frames)
+        activations = clip * INFERENCE_ACTIVATION_FRACTION if probe else MIN_BATCH * clip
+        if weights + activations <= gpu_gb * USABLE_FRACTION:
+            break
+    else:
+        return "full", "", ()
+    config = f" --config {card.recipe}" if card.recipe else ""
+    if probe:
+        cache = f"features/{card.name}"
+        return (
+            "probe",
+            (
+                f"~{per_class:.0f} labeled videos per class is too little to fine-tune; keep "
+                f"{card.name} frozen and train a probe on its cached features (seconds per sweep "
+                "point)"
+            ),
+            (
+                f"motionfit features {card.name} --data {data} --out {cache}",
+                f"motionfit train --features {cache} --out runs/{card.name}-probe",
+            ),
+        )
+    recipe = _recipe_config(card)
+    fits = math.floor((gpu_gb * USABLE_FRACTION - weights) / clip)
+    batch = min(fits, recipe.train.batch_size if recipe is not None else DEFAULT_BATCH)
+    sets = _set_flags(_overrides(card, recipe, card.frames, batch, 1))
+    return (
+        "lora",
+        (
+            f"~{per_class:.0f} labeled videos per class: adapt {card.name} with LoRA (few "
+            "trainable weights, merged on export) rather than fine-tuning all of it"
+        ),
+        (
+            f"motionfit train{config} --data {data} --out runs/{card.name}-lora{sets} "
+            "--set 'model.lora={rank: 16, alpha: 32}'",
+        ),
+    )
 
 
 def _choose(
@@ -235,25 +321,48 @@ def _commands(
     data: str,
     pretrain_first: bool,
 ) -> tuple[str, ...]:
-    overrides = []
-    if recipe_config is None or recipe_config.model.name != card.name:
-        overrides.append(f"model.name={card.name}")
-    if recipe_config is None or recipe_config.sampling.num_frames != frames:
-        overrides.append(f"sampling.num_frames={frames}")
-    if recipe_config is None or recipe_config.train.batch_size != batch:
-        overrides.append(f"train.batch_size={batch}")
-    if accumulate > 1:
-        overrides.append(f"train.accumulate={accumulate}")
+    """The command lines: the recipe with exactly the overrides that make it train ``card`` at
+    its stated frames and size, from its own weights, at the batch that fits."""
+    sets = _overrides(card, recipe_config, frames, batch, accumulate)
     config = f" --config {card.recipe}" if recipe_config is not None else ""
-    sets = "".join(f" --set {item}" for item in overrides)
     run = f"runs/{card.name}"
     if not pretrain_first:
-        return (f"motionfit train{config} --data {data} --out {run}{sets}",)
+        return (f"motionfit train{config} --data {data} --out {run}{_set_flags(sets)}",)
     pretrain_run = f"runs/{card.name}-pretrain"
+    pretrain_sets = _overrides(card, load_config(PRETRAIN_RECIPE), frames, batch, accumulate)
+    pretrain_sets = [item for item in pretrain_sets if not item.startswith("model.pretrained=")]
     return (
-        f"motionfit pretrain{config} --data UNLABELED_VIDEOS --out {pretrain_run}{sets}",
-        f"motionfit train{config} --data {data} --init-from {pretrain_run} --out {run}{sets}",
+        f"motionfit pretrain --config {PRETRAIN_RECIPE} --data UNLABELED_VIDEOS "
+        f"--out {pretrain_run}{_set_flags(pretrain_sets)}",
+        f"motionfit train{config} --data {data} --init-from {pretrain_run} "
+        f"--out {run}{_set_flags(sets)}",
     )
+
+
+def _overrides(
+    card: ModelCard, recipe: Config | None, frames: int, batch: int, accumulate: int
+) -> list[str]:
+    """``section.field=value`` items turning ``recipe`` (or the defaults) into this plan."""
+    base = recipe if recipe is not None else Config()
+    items = []
+    if base.model.name != card.name:
+        items.append(f"model.name={card.name}")
+        weights = card.pretrained[0] if card.pretrained else "null"
+        if base.model.pretrained is not None or card.pretrained:
+            items.append(f"model.pretrained={weights}")
+    if base.sampling.num_frames != frames:
+        items.append(f"sampling.num_frames={frames}")
+    if base.augment.crop_size != card.size:
+        items.append(f"augment.crop_size={card.size}")
+    if base.train.batch_size != batch:
+        items.append(f"train.batch_size={batch}")
+    if accumulate > 1:
+        items.append(f"train.accumulate={accumulate}")
+    return items
+
+
+def _set_flags(items: list[str]) -> str:
+    return "".join(f" --set {item}" for item in items)
 
 
 def _round_up(value: int, multiple: int) -> int:

@@ -20,6 +20,7 @@ class HeadSpec:
 
     dropout: float = 0.5
     hidden_dim: int = 0
+    pool: str | None = None  # "linear" or "attentive" where the family has both; None = default
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from motionfit.models.head import VideoHead
 from motionfit.models.posembed import resize_flat_grid, resize_table
 from motionfit.models.registry import HeadSpec, ModelSpec, register_model
 from motionfit.models.weights import (
+    STATE_DICT_SUFFIXES,
     LoadReport,
     StateAdapter,
     load_classifier_weights,
@@ -36,7 +37,7 @@ from motionfit.models.weights import (
     read_state_dict,
 )
 
-LOCAL_WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
+LOCAL_WEIGHT_SUFFIXES = STATE_DICT_SUFFIXES
 
 
 class TorchvisionVideoClassifier(VideoClassifier):
@@ -398,6 +399,8 @@ def _torchvision_loader(
     ``native_classifier`` is the prefix of the backbone's own classifier in torchvision keys."""
 
     def load_pretrained(model: VideoClassifier, source: str) -> LoadReport:
+        if Path(source).is_dir():
+            raise ModelError(_folder_message(source, tv_model))
         if is_local_weights(source):
             state = read_state_dict(source)
         elif tv_model is None:
@@ -419,6 +422,20 @@ def _torchvision_loader(
         return load_classifier_weights(model, state, source, native_keys, adapt)
 
     return load_pretrained
+
+
+def _folder_message(source: str, tv_model: str | None) -> str:
+    """Why a folder is not weights for a torchvision-family model, and what is."""
+    kind = "a HuggingFace model folder?" if (Path(source) / "config.json").is_file() else "a folder"
+    names = ""
+    if tv_model is not None:
+        names = ", ".join(w.name for w in torchvision.models.get_model_weights(tv_model))
+        names = f"torchvision weights ({names}) or "
+    return (
+        f"pretrained weights '{source}' is {kind}; this torchvision-family model takes "
+        f"{names}a {'/'.join(LOCAL_WEIGHT_SUFFIXES)} state-dict file (e.g. a run's "
+        "model.safetensors)"
+    )
 
 
 def _pretrained_sources(tv_model: str) -> tuple[str, ...]:

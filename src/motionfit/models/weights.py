@@ -6,6 +6,7 @@ Never unpickles code: ``.pt`` files go through ``torch.load(weights_only=True)``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,18 +15,59 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from motionfit.atomic import atomic_write_text
 from motionfit.errors import ModelError
 
 
 @dataclass
 class LoadReport:
-    """What happened when weights were loaded into a model."""
+    """What happened when weights were loaded into a model.
+
+    ``loaded``: tensors copied from the source (adapted ones included); ``adapted``: one line
+    per tensor reshaped to fit (``pos_embed: 8x14x14 -> 16x14x14``); ``new``: head tensors left
+    at their fresh initialization; ``missing``: other model tensors the source lacks (also fresh);
+    ``unexpected``: source tensors the model has no place for (ignored, e.g. a MAE decoder).
+    """
 
     source: str
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
-    adapted: list[str] = field(default_factory=list)  # e.g. "pos_embed: 8x14x14 -> 16x14x14"
+    adapted: list[str] = field(default_factory=list)
     new_head: bool = False
+    loaded: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """The report as JSON-ready data (every name, and the count of each kind)."""
+        kinds = {
+            "loaded": self.loaded,
+            "adapted": self.adapted,
+            "new": self.new,
+            "missing": self.missing,
+            "ignored": self.unexpected,
+        }
+        return {
+            "source": self.source,
+            "counts": {kind: len(names) for kind, names in kinds.items()},
+            **kinds,
+        }
+
+    def to_text(self, limit: int = 4) -> str:
+        """A few lines for people: the count of each kind and its first ``limit`` names."""
+        notes = {
+            "loaded": "copied from the source",
+            "adapted": "reshaped to this clip length and size",
+            "new": "fresh head for these classes",
+            "missing": "not in the source: fresh initialization",
+            "ignored": "in the source, no place in this model",
+        }
+        data = self.to_dict()
+        lines = [f"weights loaded from {self.source}:"]
+        for kind, note in notes.items():
+            names = data[kind]
+            shown = f": {_abbrev(names, limit)}" if names else ""
+            lines.append(f"  {kind:<8}{len(names):>5}  ({note}){shown}")
+        return "\n".join(lines)
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
@@ -41,12 +83,43 @@ class LoadReport:
         return "; ".join(parts)
 
 
+STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
+LOAD_REPORT_FILES = ("load_report.json", "load_report.txt")
+
+
+def save_load_report(report: LoadReport, folder: str | Path) -> list[Path]:
+    """Write ``load_report.json`` (every name) and ``load_report.txt`` (the summary people
+    read) into ``folder``, atomically; returns the two paths."""
+    folder = Path(folder)
+    json_name, text_name = LOAD_REPORT_FILES
+    return [
+        atomic_write_text(folder / json_name, json.dumps(report.to_dict(), indent=1) + "\n"),
+        atomic_write_text(folder / text_name, report.to_text() + "\n"),
+    ]
+
+
+def report_load(report: LoadReport, folder: str | Path, echo: bool = True) -> list[Path]:
+    """Save the load report in ``folder`` (see :func:`save_load_report`) and, with ``echo``,
+    print its summary on stderr; returns the saved paths."""
+    paths = save_load_report(report, folder)
+    if echo:
+        from rich.console import Console
+
+        Console(stderr=True).print(report.to_text(), markup=False, highlight=False, soft_wrap=True)
+    return paths
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a ``.pt``/``.pth``/``.bin`` (weights only) or ``.safetensors`` state dict.
 
     A checkpoint dict with a ``state_dict`` or ``model`` entry is unwrapped.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(
+            f"{path} is a folder; expected a weights file ({'/'.join(STATE_DICT_SUFFIXES)} "
+            "state dict, e.g. a run's model.safetensors)"
+        )
     if not path.is_file():
         raise ModelError(f"weights file not found: {path}")
     try:
@@ -76,6 +149,7 @@ def load_with_report(module: nn.Module, state: dict[str, torch.Tensor], source: 
         source=source,
         missing=sorted(k for k in own if k not in fitting),
         unexpected=sorted([k for k in state if k not in own] + wrong_shape),
+        loaded=sorted(fitting),
     )
 
 
@@ -133,15 +207,17 @@ def load_classifier_weights(
             "(weights of another model?)"
         )
     model.load_state_dict(fitting, strict=False)
-    new_head = any(k.startswith("head.") and k not in fitting for k in own)
+    new = sorted(k for k in own if k.startswith("head.") and k not in fitting)
     return LoadReport(
         source=source,
         missing=sorted(k for k in own if k not in fitting and not k.startswith("head.")),
         unexpected=sorted(
-            k for k in state if k not in fitting and not (new_head and k.startswith("head."))
+            k for k in state if k not in fitting and not (new and k.startswith("head."))
         ),
         adapted=adapted,
-        new_head=new_head,
+        new_head=bool(new),
+        loaded=sorted(fitting),
+        new=new,
     )
 
 

@@ -24,11 +24,13 @@ from motionfit.pretrain.data import UnlabeledDataModule
 from motionfit.pretrain.model import build_pretrainer, check_pretrainable
 from motionfit.pretrain.preview import ReconstructionPreview
 from motionfit.pretrain.task import MaskedVideoTask
-from motionfit.run import RunPaths
+from motionfit.run import RunPaths, check_run_dir, claim_run_dir
 from motionfit.train.fit import (
     best_checkpoint,
     build_trainer,
-    check_run_dir,
+    check_monitor,
+    check_trains_some_steps,
+    data_inputs,
     export_weights,
     fit_or_interrupt,
 )
@@ -55,28 +57,26 @@ def pretrain(
     resume: bool = False,
     progress: bool = True,
     callbacks: list[L.Callback] | None = None,
+    force: bool = False,
 ) -> PretrainResult:
     """Pretrain ``config.model.name`` (a VideoMAE model) on the videos of ``config.data.source``
     by masked video modeling; with ``resume``, continue the run in ``out`` from ``last.ckpt``.
 
-    A new run refuses a directory that already holds one. Validation (``val/loss``) runs on
-    ``pretrain.val_fraction`` of the videos (or ``data.val``); ``train.monitor`` must be
+    The output folder follows the rules of :func:`motionfit.train.fit.train` (nothing is
+    written before the data, settings and model are checked). Validation (``val/loss``) runs
+    on ``pretrain.val_fraction`` of the videos (or ``data.val``); ``train.monitor`` must be
     ``val/loss`` or ``train/loss``.
     """
     _check_config(config)
     run = RunPaths(Path(out))
-    check_run_dir(run, resume)
-    datamodule = UnlabeledDataModule(config, run, resume=resume)
+    start = check_run_dir(run, "pretrain", resume=resume, force=force, inputs=data_inputs(config))
+    datamodule = UnlabeledDataModule(config, run, resume=start.resume)
     datamodule.prepare_records()  # bad data or settings fail before anything is written
     if config.train.monitor == "val/loss" and not datamodule.val_records:
         raise ConfigError(
             "config key 'train.monitor': val/loss needs held-out videos; set "
             "pretrain.val_fraction > 0 or data.val, or monitor train/loss"
         )
-    if rank_zero_only.rank == 0:
-        run.root.mkdir(parents=True, exist_ok=True)
-        dump_config(config, run.config)
-    datamodule.save_records()
     torch.manual_seed(config.train.seed)
     model = build_pretrainer(
         config.model.name,
@@ -93,8 +93,13 @@ def pretrain(
         progress,
         extra_callbacks=[preview, *(callbacks or [])],
         metrics=PRETRAIN_METRICS,
-    )
-    fit_or_interrupt(trainer, task, datamodule, run, resume, command="pretrain")
+    )  # writes nothing
+    check_trains_some_steps(len(datamodule.train_records), config, trainer.world_size)
+    if rank_zero_only.rank == 0:
+        claim_run_dir(run, "pretrain", start)
+        dump_config(config, run.config)
+    datamodule.save_records()
+    fit_or_interrupt(trainer, task, datamodule, run, start.resume, command="pretrain")
     best = best_checkpoint(trainer, run)
     if trainer.is_global_zero and best is not None:
         export_weights(best, run.model)
@@ -111,11 +116,7 @@ def pretrain(
 
 def _check_config(config: Config) -> None:
     check_pretrainable(config.model.name, config.sampling.num_frames, config.augment.crop_size)
-    if config.train.monitor not in PRETRAIN_METRICS.values():
-        raise ConfigError(
-            f"config key 'train.monitor': pretraining logs val/loss and train/loss, "
-            f"not {config.train.monitor!r}"
-        )
+    check_monitor(config.train.monitor, PRETRAIN_METRICS.values(), "pretraining")
     normalization = (tuple(config.augment.mean), tuple(config.augment.std))
     if not config.pretrain.norm_pix_loss and normalization != (IMAGENET_MEAN, IMAGENET_STD):
         raise ConfigError(

@@ -18,6 +18,8 @@ from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+from rich import box
+from rich.table import Table
 
 from motionfit.atomic import atomic_write_text
 from motionfit.report import read_history
@@ -27,6 +29,7 @@ RUN_DIR = "run_dir"
 ERROR = "error"
 SCORE_KEYS = ("epochs", "best_epoch", "train_acc", "clean_train_acc", "val_top1", "gap")
 MIN_TRIALS_FOR_IMPORTANCE = 2
+FIXED_COLUMNS_WIDTH = 40  # trial, state, score, gap and epochs columns with their padding
 _STATE_ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.RUNNING: 2}
 
 
@@ -159,3 +162,41 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+def leaderboard_table(
+    rows: Sequence[TrialRow], monitor: str, title: str, width: int = 80, limit: int = 20
+) -> Table:
+    """The first ``limit`` trials as a rich table that fits ``width`` columns: one column per
+    searched field when they fit, else the fields folded into one ``params`` column."""
+    keys = list(dict.fromkeys(k for row in rows for k in row.params))
+    names = [k.split(".")[-1] for k in keys]
+    if len(set(names)) < len(names):
+        names = keys
+    values = [[_short(row.params.get(k)) for k in keys] for row in rows[:limit]]
+    fixed = ["#", "state", monitor.split("/")[-1], "gap pt", "ep"]
+    widths = [max([len(n), *(len(v[i]) for v in values)]) for i, n in enumerate(names)]
+    fits = sum(widths) + 3 * len(widths) + FIXED_COLUMNS_WIDTH <= width
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    for column in fixed:
+        table.add_column(column, justify="left" if column == "state" else "right", no_wrap=True)
+    for column in names if fits else ["params"]:
+        table.add_column(column, justify="right" if fits else "left", overflow="fold")
+    for row, params in zip(rows[:limit], values, strict=True):
+        gap = row.scores.get("gap")
+        cells = (
+            params if fits else [" ".join(f"{n}={v}" for n, v in zip(names, params, strict=True))]
+        )
+        table.add_row(
+            str(row.number),
+            row.state,
+            "" if row.value is None else f"{row.value:.4f}",
+            "" if gap is None else f"{gap * 100:+.1f}",
+            str(row.scores.get("epochs") or ""),
+            *cells,
+        )
+    return table
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

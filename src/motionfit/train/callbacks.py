@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from motionfit.atomic import atomic_write_bytes
+from motionfit.errors import RunError
 from motionfit.train.plots import plot_curves
 
 # metrics.csv column -> the logged metric it holds; ``epoch``, ``step`` and ``lr`` come first,
@@ -28,6 +30,7 @@ CLASSIFICATION_METRICS = {
     "val_loss": "val/loss",
     "val_top1": "val/top1",
     "val_top5": "val/top5",
+    "data_wait": "train/data_wait",  # share of step time waiting for data (train/timing.py)
 }
 METRIC_COLUMNS = ("epoch", "step", *CLASSIFICATION_METRICS, "lr")
 
@@ -55,12 +58,12 @@ class EpochMetricsWriter(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Drop rows at or after the epoch training restarts from (the loops are restored from
-        the checkpoint by now; at ``on_fit_start`` they are not)."""
+        the checkpoint by now; at ``on_fit_start`` they are not); a run starting at epoch 0
+        starts an empty table without reading what the file held."""
         if trainer.is_global_zero and self.metrics_path.is_file():
-            rows = [
-                r for r in read_metrics(self.metrics_path) if r["epoch"] < trainer.current_epoch
-            ]
-            _write_rows(self.metrics_path, rows, self.columns)
+            epoch = trainer.current_epoch
+            rows = read_metrics(self.metrics_path) if epoch > 0 else []
+            _write_rows(self.metrics_path, [r for r in rows if r["epoch"] < epoch], self.columns)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Write the finished epoch's row and the curves."""
@@ -101,6 +104,11 @@ def _write_rows(path: Path, rows: list[dict[str, float]], columns: Sequence[str]
     atomic_write_bytes(path, buffer.getvalue().encode())
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def _fmt(value: float) -> str:
     if isinstance(value, int):
         return str(value)
@@ -110,7 +118,36 @@ def _fmt(value: float) -> str:
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoint writes that survive a kill: temp file in the checkpoint's own folder, then
     ``os.replace``. (Lightning's default stages in the system temp dir and moves, which is a
-    copy, not a rename, when that is another filesystem.)"""
+    copy, not a rename, when that is another filesystem.)
+
+    Reads never unpickle code: ``torch.load(weights_only=True)`` explicitly, whatever the
+    caller (``trainer.fit(ckpt_path=...)`` passes nothing) and the torch version (< 2.6
+    defaults to False, and ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` only overrides an unset value).
+    """
+
+    def load_checkpoint(
+        self,
+        path: str | Path,
+        map_location: Any | None = None,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        """Read a checkpoint with ``weights_only=True``; a file that holds anything else than
+        tensors and plain data, or is not a checkpoint, is a :class:`RunError`."""
+        del weights_only  # always True
+        try:
+            checkpoint = torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        except FileNotFoundError:
+            raise RunError(f"checkpoint not found: {path}") from None
+        except pickle.UnpicklingError as exc:
+            raise RunError(
+                f"{path}: refused to load, it holds Python objects besides tensors "
+                "(checkpoints are read with weights_only=True)"
+            ) from exc
+        except (RuntimeError, EOFError, OSError) as exc:
+            raise RunError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from exc
+        if not isinstance(checkpoint, dict):
+            raise RunError(f"{path}: not a Lightning checkpoint")
+        return checkpoint
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None

@@ -20,9 +20,18 @@ from motionfit.data.dataset import VideoClipDataset, collate_clips, worker_init_
 from motionfit.data.guard import enforce_guard
 from motionfit.data.records import LabelMap, VideoRecord, read_records
 from motionfit.data.splits import stratified_split, write_list
+from motionfit.data.timebase import resolve_stride_fps
 from motionfit.data.transforms import flip_label_map, warn_unmapped_direction_classes
 from motionfit.errors import DataError
 from motionfit.run import RunPaths
+from motionfit.train.balance import (
+    CLASS_BALANCE_FILE,
+    ClassBalancedSampler,
+    class_counts,
+    resolve_class_weights,
+    warn_if_imbalanced,
+    write_class_balance,
+)
 
 
 class ResumableSampler(DistributedSampler):
@@ -45,6 +54,10 @@ class ResumableSampler(DistributedSampler):
             indices = indices[self.resume_skip :]
             self.resume_epoch = -1
         return iter(indices)
+
+
+class BalancedResumableSampler(ResumableSampler, ClassBalancedSampler):
+    """:class:`ResumableSampler` over class-balanced draws (``train.balanced_sampler``)."""
 
 
 class ResumableLoader(DataLoader):
@@ -118,17 +131,31 @@ class VideoDataModule(L.LightningDataModule):
         if len(labels) < 2:
             raise DataError(f"{data.source}: training needs at least 2 classes, got {len(labels)}")
         enforce_guard(self.config.augment)  # strict mode fails here, before anything is written
-        self.flip_map = flip_label_map(labels.names, self.config.augment.flip_label_map)
+        augment = self.config.augment
+        self.flip_map = flip_label_map(
+            labels.names, augment.flip_label_map, augment.flip_label_map_unknown
+        )
         self.labels = labels
+        self.loss_weights()  # a bad train.class_weights fails here too
+        self.config = resolve_stride_fps(self.config, self.train_records)
         return labels
 
     def save_records(self) -> None:
-        """Write ``labels.txt`` and, for a split made here, ``split/{train,val}.txt`` (rank 0)."""
+        """Write ``labels.txt``, ``class_balance.csv`` and, for a split made here,
+        ``split/{train,val}.txt`` (rank 0; a resumed run keeps the split it has)."""
         if rank_zero_only.rank != 0 or self.labels is None:
             return
         self.labels.save(self.run.labels)
+        write_class_balance(
+            self.run.root / CLASS_BALANCE_FILE,
+            self.labels.names,
+            self.class_counts(),
+            self.loss_weights(),
+            self.config.train.balanced_sampler,
+        )
         split = self.run.split_dir
-        if self.config.data.val is None and not (split / "train.txt").is_file():
+        kept = self.resume and (split / "train.txt").is_file()
+        if self.config.data.val is None and not kept:
             write_list(self.train_records, split / "train.txt", self.labels)
             write_list(self.val_records, split / "val.txt", self.labels)
 
@@ -153,6 +180,8 @@ class VideoDataModule(L.LightningDataModule):
             warn_unmapped_direction_classes(
                 labels.names, cfg.augment.flip_label_map, cfg.augment.hflip
             )
+            compensated = cfg.train.class_weights != "none" or cfg.train.balanced_sampler
+            warn_if_imbalanced(labels.names, self.class_counts(), compensated)
         common = self.dataset_options()
         self.train_set = VideoClipDataset(
             self.train_records,
@@ -161,7 +190,8 @@ class VideoDataModule(L.LightningDataModule):
             repeated=cfg.data.repeated_augmentation,
             **common,
         )
-        eval_common = {**common, "num_clips": cfg.eval.val_clips}
+        # an unreadable validation video is left out (as evaluate does), never replaced
+        eval_common = {**common, "num_clips": cfg.eval.val_clips, "leave_out_bad": True}
         self.val_set = VideoClipDataset(self.val_records, mode="eval", **eval_common)
         self.clean_train_set = None
         subset = self.clean_train_subset()
@@ -192,16 +222,29 @@ class VideoDataModule(L.LightningDataModule):
         per_rank = len(self.train_set) // world_size
         return per_rank // self.config.train.batch_size
 
+    def class_counts(self) -> torch.Tensor:
+        """Training videos per class."""
+        return class_counts([r.label for r in self.train_records], len(self.labels))
+
+    def loss_weights(self) -> torch.Tensor | None:
+        """The cross-entropy class weights of ``train.class_weights`` (None = unweighted)."""
+        spec = self.config.train.class_weights
+        return resolve_class_weights(spec, self.prepare_records().names, self.class_counts())
+
     def train_dataloader(self) -> ResumableLoader:
-        """Shuffled, sharded per rank, resumable mid-epoch."""
-        sampler = ResumableSampler(
-            self.train_set,
-            num_replicas=self._world_size(),
-            rank=self._rank(),
-            shuffle=True,
-            seed=self.config.train.seed,
-            drop_last=True,
-        )
+        """Shuffled (or class-balanced: ``train.balanced_sampler``), sharded per rank,
+        resumable mid-epoch."""
+        options = {"num_replicas": self._world_size(), "rank": self._rank(), "drop_last": True}
+        if self.config.train.balanced_sampler:
+            labels = [r.label for r in self.train_records]
+            sampler = BalancedResumableSampler(
+                self.train_set, labels=labels, num_classes=len(self.labels),
+                seed=self.config.train.seed, **options,
+            )  # fmt: skip
+        else:
+            sampler = ResumableSampler(
+                self.train_set, shuffle=True, seed=self.config.train.seed, **options
+            )
         return ResumableLoader(
             self.train_set,
             batch_size=self.config.train.batch_size,

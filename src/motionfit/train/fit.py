@@ -6,25 +6,28 @@ resumes ``fit``; exports the best weights as ``model.safetensors``; scores the t
 
 from __future__ import annotations
 
-import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from rich.console import Console
 
 from motionfit.atomic import atomic_write_bytes
 from motionfit.config import Config, dump_config, load_config
-from motionfit.errors import RunError
+from motionfit.errors import ConfigError, DataError, RunError
+from motionfit.models.adapt import adapt_for_training
 from motionfit.models.build import build_model
-from motionfit.models.registry import HeadSpec
-from motionfit.run import RunPaths
+from motionfit.models.lora import merge_lora_file
+from motionfit.models.registry import HeadSpec, get_spec
+from motionfit.models.weights import report_load
+from motionfit.run import RunPaths, check_run_dir, claim_run_dir
 from motionfit.train.callbacks import (
     CLASSIFICATION_METRICS,
     AtomicCheckpointIO,
@@ -34,7 +37,11 @@ from motionfit.train.callbacks import (
     SigtermCheckpoint,
 )
 from motionfit.train.datamodule import VideoDataModule
-from motionfit.train.task import VideoClassificationTask
+from motionfit.train.loggers import build_loggers
+from motionfit.train.speed import apply_speed_switches
+from motionfit.train.summary import ParameterSummary
+from motionfit.train.task import TrainingDivergedError, VideoClassificationTask
+from motionfit.train.timing import DataWaitTimer
 
 
 class RunInterrupted(RunError):
@@ -63,23 +70,25 @@ def train(
     init_from: str | Path | None = None,
     progress: bool = True,
     callbacks: list[L.Callback] | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Train (or, with ``resume``, continue) the run in ``out``; see :mod:`motionfit.run` for
     what the directory holds.
 
-    A new run refuses a directory that already holds one (nothing is overwritten); ``resume``
-    continues from ``checkpoints/last.ckpt`` with optimizer, schedule, data position and random
-    state. ``init_from`` starts the backbone from another run's weights (e.g. a pretraining run).
-    ``callbacks`` are added to the Trainer's (e.g. a sweep's pruning callback).
+    A new run refuses a directory that holds a started run, files motionfit did not write
+    (unless ``force``) or the training data; a run that never started is started again.
+    Data, settings and the model are checked before anything is written. ``resume``
+    continues from ``checkpoints/last.ckpt`` with optimizer, schedule, data position and
+    random state. ``init_from`` starts the backbone from another run's weights (e.g. a
+    pretraining run). ``callbacks`` are added to the Trainer's (e.g. a sweep's pruning
+    callback).
     """
     run = RunPaths(Path(out))
-    check_run_dir(run, resume)
-    datamodule = VideoDataModule(config, run, resume=resume)
+    check_monitor(config.train.monitor, CLASSIFICATION_METRICS.values(), "training")
+    start = check_run_dir(run, "train", resume=resume, force=force, inputs=data_inputs(config))
+    datamodule = VideoDataModule(config, run, resume=start.resume)
     labels = datamodule.prepare_records()  # bad data or settings fail before anything is written
-    if rank_zero_only.rank == 0:
-        run.root.mkdir(parents=True, exist_ok=True)
-        dump_config(config, run.config)
-    datamodule.save_records()
+    config = datamodule.config  # with the frame rate strides are counted at (stride_fps)
     torch.manual_seed(config.train.seed)
     model = build_model(
         config.model.name,
@@ -87,16 +96,35 @@ def train(
         num_frames=config.sampling.num_frames,
         image_size=config.augment.crop_size,
         pretrained=_initial_weights(config, init_from),
-        head=HeadSpec(dropout=config.model.dropout, hidden_dim=config.model.hidden_dim),
+        head=HeadSpec(
+            dropout=config.model.dropout,
+            hidden_dim=config.model.hidden_dim,
+            pool=config.model.head,
+        ),
         drop_path=config.model.drop_path,
     )
+    adapted = adapt_for_training(model, config.model)  # model.freeze, model.lora
+    apply_speed_switches(model, get_spec(config.model.name).family, config.train)
     task = VideoClassificationTask(config, model, len(labels))
-    trainer = build_trainer(config, run, progress, extra_callbacks=callbacks)
-    fit_or_interrupt(trainer, task, datamodule, run, resume, command="train")
+    trainer = build_trainer(config, run, progress, extra_callbacks=callbacks)  # writes nothing
+    check_trains_some_steps(len(datamodule.train_records), config, trainer.world_size)
+    if rank_zero_only.rank == 0:
+        claim_run_dir(run, "train", start)
+        dump_config(config, run.config)
+        if model.load_report is not None:
+            report_load(model.load_report, run.root, echo=progress)
+        if progress and adapted.count.trainable < adapted.count.total:
+            Console(stderr=True).print(adapted.count.summary(), markup=False, highlight=False)
+    datamodule.save_records()
+    fit_or_interrupt(trainer, task, datamodule, run, start.resume, command="train")
     best = best_checkpoint(trainer, run)
+    if trainer.is_global_zero and best is None:
+        raise RunError(f"{run.root}: training ended before any checkpoint was saved; no weights")
     test_metrics = None
     if trainer.is_global_zero and best is not None:
         export_weights(best, run.model)
+        if adapted.lora is not None:
+            merge_lora_file(adapted.lora, run.model)  # plain weights: loads without PEFT
         if config.data.test:
             test_metrics = evaluate_test_set(run, config.data.test)
     score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
@@ -108,6 +136,35 @@ def train(
         steps=trainer.global_step,
         test_metrics=test_metrics,
     )
+
+
+def data_inputs(config: Config) -> list[str | None]:
+    """The paths a run reads (its output must neither hold them nor lie inside them)."""
+    data = config.data
+    return [data.source, data.val, data.test, data.labels, data.video_root]
+
+
+def check_monitor(monitor: str, logged: Iterable[str], task: str) -> None:
+    """:class:`ConfigError` when ``train.monitor`` is not a metric the task logs."""
+    logged = list(logged)
+    if monitor not in logged:
+        raise ConfigError(
+            f"config key 'train.monitor': {task} logs {', '.join(logged)}, not {monitor!r}"
+        )
+
+
+def check_trains_some_steps(num_videos: int, config: Config, world_size: int) -> None:
+    """:class:`DataError` when ``num_videos`` training videos shared by ``world_size``
+    processes make no full batch on each (the last partial batch of an epoch is dropped): such
+    a run would train zero steps."""
+    batch = config.train.batch_size
+    if num_videos // world_size < batch:
+        devices = f" on each of {world_size} devices" if world_size > 1 else ""
+        raise DataError(
+            f"{config.data.source}: {num_videos} training videos make no full batch of "
+            f"train.batch_size={batch}{devices} (the remainder is dropped), so nothing would "
+            "be trained; lower train.batch_size or add videos"
+        )
 
 
 def evaluate_test_set(run: RunPaths, source: str, out_dir: Path | None = None) -> dict:
@@ -137,6 +194,13 @@ def fit_or_interrupt(
     :class:`RunInterrupted` telling how to continue with ``motionfit COMMAND --resume``."""
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=run.last_checkpoint if resume else None)
+    except TrainingDivergedError as exc:
+        kept = (
+            f"its last good checkpoint {run.last_checkpoint} is kept"
+            if run.last_checkpoint.is_file()
+            else "no checkpoint had been saved yet, so run it again from the start"
+        )
+        raise TrainingDivergedError(f"{exc}; {kept}") from exc
     except SIGTERMException as exc:
         raise RunInterrupted(
             f"stopped by SIGTERM at step {trainer.global_step}; {run.last_checkpoint} saved. "
@@ -175,46 +239,59 @@ def build_trainer(
         EpochMetricsWriter(run.metrics, run.curves if config.output.plots else None, metrics),
         EpochPositionRecorder(),
         SigtermCheckpoint(run.last_checkpoint),
+        DataWaitTimer(),
         best,
         last,
     ]
     if cfg.patience > 0:
-        callbacks.append(EarlyStopping(monitor=cfg.monitor, mode=mode, patience=cfg.patience))
+        # checked after validation: a run capped by train.max_steps mid-epoch has none
+        callbacks.append(
+            EarlyStopping(
+                monitor=cfg.monitor,
+                mode=mode,
+                patience=cfg.patience,
+                check_on_train_epoch_end=cfg.monitor.startswith("train/"),
+            )
+        )
     if cfg.ema_decay > 0:
         from lightning.pytorch.callbacks import WeightAveraging
         from torch.optim.swa_utils import get_ema_multi_avg_fn
 
         callbacks.append(WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)))
     if progress:
-        callbacks.append(RichProgressBar(leave=True))
+        callbacks.extend([RichProgressBar(leave=True), ParameterSummary()])
     callbacks.extend(extra_callbacks or [])
-    logger = (
-        TensorBoardLogger(save_dir=run.root, name="tb", version="", default_hp_metric=False)
-        if config.output.tensorboard
-        else False
-    )
-    return L.Trainer(
-        default_root_dir=run.root,
-        accelerator=cfg.accelerator,
-        devices=_devices(cfg.devices),
-        num_nodes=cfg.num_nodes,
-        strategy=cfg.strategy,
-        precision=_precision(cfg.precision, cfg.accelerator),
-        max_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        gradient_clip_val=cfg.grad_clip or None,
-        accumulate_grad_batches=cfg.accumulate,
-        deterministic=cfg.deterministic,
-        sync_batchnorm=cfg.sync_batchnorm,
-        use_distributed_sampler=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=cfg.log_every_n_steps,
-        enable_progress_bar=progress,
-        enable_model_summary=progress,
-        callbacks=callbacks,
-        logger=logger,
-        plugins=[AtomicCheckpointIO()],
-    )
+    logger = build_loggers(config.output, run.root) or False
+    try:
+        return L.Trainer(
+            default_root_dir=run.root,
+            accelerator=cfg.accelerator,
+            devices=_devices(cfg.devices),
+            num_nodes=cfg.num_nodes,
+            strategy=cfg.strategy,
+            precision=_precision(cfg.precision, cfg.accelerator),
+            max_epochs=cfg.epochs,
+            max_steps=cfg.max_steps,
+            gradient_clip_val=cfg.grad_clip or None,
+            accumulate_grad_batches=cfg.accumulate,
+            deterministic=cfg.deterministic,
+            sync_batchnorm=cfg.sync_batchnorm,
+            use_distributed_sampler=False,
+            num_sanity_val_steps=0,
+            log_every_n_steps=cfg.log_every_n_steps,
+            enable_progress_bar=progress,
+            enable_model_summary=progress,
+            callbacks=callbacks,
+            logger=logger,
+            plugins=[AtomicCheckpointIO()],
+        )
+    except (MisconfigurationException, TypeError, ValueError) as exc:
+        # what this machine cannot run: no GPU, devices or a strategy it lacks
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"config keys 'train.accelerator'={cfg.accelerator!r}, 'train.devices'="
+            f"{cfg.devices!r}, 'train.strategy'={cfg.strategy!r}: {reason}"
+        ) from exc
 
 
 def export_weights(checkpoint: Path, out: Path) -> Path:
@@ -230,26 +307,6 @@ def export_weights(checkpoint: Path, out: Path) -> Path:
         if key.startswith("model.")
     }
     return atomic_write_bytes(out, save(weights))
-
-
-def check_run_dir(run: RunPaths, resume: bool) -> None:
-    """A new run needs a directory without a run in it; a resumed one needs its config and
-    ``last.ckpt``. Raises :class:`RunError` otherwise."""
-    if resume:
-        if not run.config.is_file():
-            raise RunError(f"{run.root}: nothing to resume (no {run.config.name})")
-        if not run.last_checkpoint.is_file():
-            raise RunError(f"{run.root}: nothing to resume yet (no {run.last_checkpoint})")
-    elif run.config.is_file() and rank_zero_only.rank == 0 and not _is_launched_child():
-        raise RunError(
-            f"{run.root} already holds a run; continue it with --resume or choose another --out"
-        )
-
-
-def _is_launched_child() -> bool:
-    """True in the processes Lightning's DDP launcher starts after rank 0 (they re-run the
-    command, so they find the run directory rank 0 just made)."""
-    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
 
 
 def _initial_weights(config: Config, init_from: str | Path | None) -> str | None:

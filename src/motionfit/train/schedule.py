@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from motionfit.config import ScheduleConfig
+from motionfit.config import Config, ScheduleConfig
 
 
 def lr_factor(step: int, cfg: ScheduleConfig, steps_per_epoch: int, total_steps: int) -> float:
@@ -35,4 +35,25 @@ def build_scheduler(
     its own layer-decay scale, since LambdaLR multiplies the group's initial LR)."""
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, cfg, steps_per_epoch, total_steps)
+    )
+
+
+def replan_note(before: Config, after: Config) -> str | None:
+    """What a resume with a longer or shorter plan does to the LR schedule (``None`` when the
+    plan is unchanged): the schedule is re-planned over the new length, so a finished run
+    resumed with more epochs continues at the LR the new plan has at its step, not at the old
+    plan's final minimum."""
+    keys = ("epochs", "max_steps")
+    changed = [
+        f"train.{key} {getattr(before.train, key)} -> {getattr(after.train, key)}"
+        for key in keys
+        if getattr(before.train, key) != getattr(after.train, key)
+    ]
+    if before.schedule != after.schedule:
+        changed.append("schedule settings")
+    if not changed:
+        return None
+    return (
+        f"{', '.join(changed)}: the warmup + {after.schedule.name} LR schedule is re-planned "
+        "over the new length; training continues at the LR the new plan has at the current step"
     )

@@ -18,6 +18,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from motionfit.config import Config
+from motionfit.data.debias import DebiasAugment
 from motionfit.data.mixing import VideoMixer
 from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import RunError
@@ -29,7 +30,7 @@ VAL, CLEAN_TRAIN = 0, 1  # validation dataloader indices
 
 
 class TrainingDivergedError(RunError):
-    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+    """The loss became NaN or infinite; the run stops (its last checkpoint, if any, is kept)."""
 
 
 class SteppedVideoTask(L.LightningModule):
@@ -71,8 +72,8 @@ class SteppedVideoTask(L.LightningModule):
         if finite.item() < 1.0:
             raise TrainingDivergedError(
                 f"the loss became {loss.item()} at step {self.global_step} (epoch "
-                f"{self.current_epoch}); the run stopped and its last good checkpoint is kept. "
-                "Lower optim.lr, raise schedule.warmup_epochs or set train.grad_clip"
+                f"{self.current_epoch}) and the run stopped. Lower optim.lr, raise "
+                "schedule.warmup_epochs or set train.grad_clip"
             )
 
     def _step_seed(self, stream: int) -> int:
@@ -117,6 +118,8 @@ class VideoClassificationTask(SteppedVideoTask):
         super().__init__(config, model)
         self.num_classes = num_classes
         self.mixer = VideoMixer.from_config(config.augment, num_classes)
+        self.debias = DebiasAugment.from_config(config.augment)
+        self.register_buffer("class_weight", None, persistent=False)  # set in setup()
         top_k = min(5, num_classes)
         self.train_loss = persistent_metric(MeanMetric())
         self.train_acc = persistent_metric(MulticlassAccuracy(num_classes, average="micro"))
@@ -124,6 +127,12 @@ class VideoClassificationTask(SteppedVideoTask):
         self.val_top1 = MulticlassAccuracy(num_classes, average="micro")
         self.val_top5 = MulticlassAccuracy(num_classes, top_k=top_k, average="micro")
         self.clean_top1 = MulticlassAccuracy(num_classes, average="micro")
+
+    def setup(self, stage: str) -> None:
+        """The loss's class weights from the training data (``train.class_weights``)."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and hasattr(datamodule, "loss_weights"):
+            self.class_weight = datamodule.loss_weights()
 
     # -- training ---------------------------------------------------------------------------
 
@@ -148,16 +157,38 @@ class VideoClassificationTask(SteppedVideoTask):
         smoothing (their argmax is the dominant label, used for training accuracy).
         """
         video, labels = flatten_repeats(batch["video"], batch["label"])
-        video, targets = self.mixer(self.normalize(video), labels, generator)
+        video = self.normalize(video)
+        if self.debias.enabled:
+            video = self.debias(video, self._clip_keys(batch)).videos
+        video, targets = self.mixer(video, labels, generator)
         targets = targets.to(video.device)
         logits = self.model(video)
-        loss = F.cross_entropy(logits, targets, label_smoothing=self.config.train.label_smoothing)
+        loss = F.cross_entropy(
+            logits,
+            targets,
+            weight=self.class_weight,
+            label_smoothing=self.config.train.label_smoothing,
+        )
         return loss, logits, targets
+
+    def _clip_keys(self, batch: dict) -> list[tuple[int, ...]]:
+        """(seed, epoch, dataset index, repeat) of every clip of the (flattened) batch: the
+        debiasing augmentations draw per clip from it."""
+        repeats = batch["video"].shape[1] if batch["video"].ndim == 6 else 1
+        seed, epoch = self.config.train.seed % 2**63, self.current_epoch
+        return [
+            (seed, epoch, int(index), r)
+            for index in batch["index"].tolist()
+            for r in range(repeats)
+        ]
 
     # -- validation -------------------------------------------------------------------------
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Score videos: softmax averaged over their clips (and crops)."""
+        """Score videos: softmax averaged over their clips (and crops). Unreadable videos
+        are left out of the batch (a batch of only those is None)."""
+        if batch["video"] is None:
+            return
         probs = self.video_probabilities(batch["video"])
         labels = batch["label"]
         if dataloader_idx == VAL:

@@ -1,0 +1,43 @@
+"""``motionfit features``: cache a frozen backbone's token features for fast probes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from motionfit.cli.common import SET_OPTION, console
+
+
+def features(
+    run_or_model: str = typer.Argument(
+        ..., help="A run directory, or a model name (vjepa2_*, videoprism_*)."
+    ),
+    data: str = typer.Option(..., "--data", help="Labeled videos (folder, list, split file)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Feature folder to create or complete."),
+    val: str | None = typer.Option(None, "--val", help="Validation data (default: 70/30 split)."),
+    views: int = typer.Option(
+        4, "--views", help="Augmented views cached per training video (epoch k uses view k mod K)."
+    ),
+    dtype: str = typer.Option("float16", "--dtype", help="Stored precision: float16 or float32."),
+    overrides: list[str] | None = SET_OPTION,
+) -> None:
+    """Run the frozen backbone once over the data and cache its tokens (memory-mapped, with an
+    index; an interrupted run resumes). Then: motionfit train --features OUT --out RUN."""
+    from motionfit.cli.train_cmd import quiet_lightning
+    from motionfit.features.extract import extract_features, features_config
+
+    quiet_lightning()
+    config, weights = features_config(run_or_model, data, val, overrides)
+    cache = extract_features(config, weights, out, train_views=views, dtype=dtype)
+    size_mb = cache.tokens.nbytes / 2**20
+    console.print(
+        f"features: {len(cache.rows)} views x {cache.meta['tokens']} tokens x "
+        f"{cache.meta['dim']} ({size_mb:.0f} MiB, {dtype}) in {cache.root}\n"
+        f"next: motionfit train --features {cache.root} --out RUN_DIR"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``features`` to the root app."""
+    app.command("features")(features)

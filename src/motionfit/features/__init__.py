@@ -1,0 +1,1 @@
+"""Cached frozen-backbone features and the probes trained on them."""

@@ -1,0 +1,208 @@
+"""``motionfit features``: run a frozen backbone once over a data set and cache its tokens.
+
+The train/validation split, the clips and their augmentation are exactly those ``motionfit
+train`` would use with the same config: training view ``k`` of a video is the clip training
+epoch ``k`` draws for it, and a validation video's views are its validation clips. So a probe
+trained on the cache sees what a probe trained on the fly with ``model.freeze=backbone`` sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from safetensors.torch import save
+
+from motionfit.atomic import atomic_write_bytes
+from motionfit.config import Config, dump_config, load_config
+from motionfit.data.dataset import VideoClipDataset
+from motionfit.data.transforms import VideoNormalize
+from motionfit.errors import ConfigError, DataError, ModelError
+from motionfit.features.cache import CONFIG_FILE, CacheRow, FeatureCache
+from motionfit.models.base import VideoClassifier
+from motionfit.models.build import build_model
+from motionfit.models.registry import HeadSpec, get_spec
+from motionfit.run import RunPaths
+from motionfit.train.datamodule import VideoDataModule
+
+DTYPES = ("float16", "float32")
+
+
+def features_config(
+    run_or_model: str, data: str, val: str | None = None, overrides: list[str] | None = None
+) -> tuple[Config, str | None]:
+    """The config and backbone weights for a run directory or a registered model name.
+
+    A run keeps its model, clip and augmentation settings and gives its trained weights; a model
+    name starts from its recipe (or from the model's reference clip shape) and its
+    ``model.pretrained`` weights."""
+    sets = [f"data.source={data}", f"data.val={val}" if val else "data.val=null"]
+    path = Path(run_or_model)
+    if path.is_dir():
+        run = RunPaths(path)
+        if not (run.config.is_file() and run.model.is_file()):
+            raise DataError(
+                f"{path}: not a finished run directory (no config.yaml/model.safetensors)"
+            )
+        return load_config(run.config, [*sets, *(overrides or [])]), str(run.model)
+    spec = get_spec(run_or_model)
+    recipe = load_config(spec.recipe) if spec.recipe else None
+    own = [
+        f"sampling.num_frames={spec.default_frames}", f"augment.crop_size={spec.default_size}",
+        f"augment.mean={list(spec.extra.get('mean', (0.485, 0.456, 0.406)))}",
+        f"augment.std={list(spec.extra.get('std', (0.229, 0.224, 0.225)))}",
+        f"model.pretrained={spec.pretrained[0] if spec.pretrained else 'null'}",
+    ]  # fmt: skip
+    if recipe is not None and recipe.model.name == spec.name:
+        own = []  # the model's own recipe already says all of it
+    config = load_config(
+        spec.recipe or "demo", [f"model.name={spec.name}", *own, *sets, *(overrides or [])]
+    )
+    return config, config.model.pretrained
+
+
+def extract_features(
+    config: Config,
+    weights: str | None,
+    out: Path,
+    *,
+    train_views: int = 1,
+    dtype: str = "float16",
+    on_video: Callable[[int, int], None] | None = None,
+) -> FeatureCache:
+    """Cache the frozen backbone's tokens of every training view and validation view in
+    ``out`` (see :mod:`motionfit.features.cache`); an existing cache of the same settings is
+    completed, not redone. ``on_video(done, total)`` is called after each video."""
+    if train_views < 1 or dtype not in DTYPES:
+        raise ConfigError(f"--views must be >= 1 and --dtype one of {', '.join(DTYPES)}")
+    if config.data.repeated_augmentation != 1:
+        raise ConfigError("config key 'data.repeated_augmentation': features need 1")
+    datamodule = VideoDataModule(config, RunPaths(out))
+    labels = datamodule.prepare_records()
+    config = datamodule.config
+    model = _backbone(config, len(labels), weights)
+    grid = _token_shape(model, config)
+    settings = {
+        "model": config.model.name, "head": config.model.head, "weights": weights,
+        "frames": config.sampling.num_frames, "size": config.augment.crop_size,
+        "train_views": train_views, "val_views": config.eval.val_clips, "dtype": dtype,
+        "tokens": grid[0], "dim": grid[1], "seed": config.train.seed,
+        "sampling": config.sampling.model_dump(mode="json"),
+        "augment": config.augment.model_dump(mode="json"),
+        "split": [[str(r.path) for r in datamodule.train_records],
+                  [str(r.path) for r in datamodule.val_records]],
+    }  # fmt: skip
+    cache = _open_or_create(out, settings, datamodule, train_views, config.eval.val_clips)
+    dump_config(config, out / CONFIG_FILE)
+    labels.save(cache.labels_path)
+    top = model.num_layers + 1
+    backbone = {k: v.contiguous() for k, v in model.state_dict().items() if model.layer_id(k) < top}
+    atomic_write_bytes(cache.backbone_path, save(backbone))
+    _fill(cache, model, datamodule, config, on_video)
+    return cache
+
+
+def _backbone(config: Config, num_classes: int, weights: str | None) -> VideoClassifier:
+    """The model as ``motionfit train`` builds it (same seed, so the same initial weights)."""
+    torch.manual_seed(config.train.seed)
+    model = build_model(
+        config.model.name,
+        num_classes=num_classes,
+        num_frames=config.sampling.num_frames,
+        image_size=config.augment.crop_size,
+        pretrained=weights,
+        head=HeadSpec(
+            dropout=config.model.dropout,
+            hidden_dim=config.model.hidden_dim,
+            pool=config.model.head,
+        ),
+        drop_path=config.model.drop_path,
+    )
+    if not hasattr(model, "forward_tokens"):
+        raise ModelError(
+            f"{config.model.name}: cached features need a vjepa2_* or videoprism_* model"
+        )
+    return model.eval()
+
+
+def _token_shape(model: VideoClassifier, config: Config) -> tuple[int, int]:
+    """``(tokens, dim)`` of one clip (one forward pass on a blank clip)."""
+    frames, size = config.sampling.num_frames, config.augment.crop_size
+    with torch.no_grad():
+        shape = model.forward_tokens(torch.zeros(1, 3, frames, size, size)).shape
+    return int(shape[1]), int(shape[2])
+
+
+def _open_or_create(
+    out: Path, settings: dict, datamodule: VideoDataModule, train_views: int, val_views: int
+) -> FeatureCache:
+    if (out / "meta.json").is_file():
+        cache = FeatureCache(out)
+        if cache.meta != settings:
+            raise DataError(
+                f"{out}: holds features made with other settings; pass another --out "
+                "(or delete it to start over)"
+            )
+        return cache
+    if out.is_dir() and any(out.iterdir()):
+        raise DataError(f"{out}: exists and is not a feature folder; pass an empty or new --out")
+    rows: list[CacheRow] = []
+    for split, records, views in (
+        ("train", datamodule.train_records, train_views),
+        ("val", datamodule.val_records, val_views),
+    ):
+        for video, record in enumerate(records):
+            for view in range(views):
+                rows.append(CacheRow(len(rows), split, video, view, record.label, str(record.path)))
+    return FeatureCache.create(out, settings, rows)
+
+
+def _fill(
+    cache: FeatureCache,
+    model: VideoClassifier,
+    datamodule: VideoDataModule,
+    config: Config,
+    on_video: Callable[[int, int], None] | None,
+) -> None:
+    common = datamodule.dataset_options()
+    datasets = {
+        "train": VideoClipDataset(
+            datamodule.train_records, mode="train", flip_map=datamodule.flip_map, **common
+        ),
+        "val": VideoClipDataset(
+            datamodule.val_records, mode="eval", num_clips=config.eval.val_clips, **common
+        ),
+    }
+    normalize = VideoNormalize.from_config(config.augment)
+    pending = set(cache.pending())
+    videos = [(s, rows) for s in ("train", "val") for rows in cache.split_rows(s)]
+    for number, (split, rows) in enumerate(videos, start=1):
+        todo = [r for r in rows if r in pending]
+        if todo:
+            clips, labels = _views(datasets[split], cache.rows[rows[0]].video, split, len(rows))
+            views = [cache.rows[r].view for r in todo]
+            batch = normalize(clips[views])
+            with torch.no_grad():
+                chunks = batch.split(config.eval.batch_size)
+                tokens = torch.cat([model.forward_tokens(chunk) for chunk in chunks])
+            cache.write(todo, tokens.float().numpy(), [labels[v] for v in views])
+        if on_video is not None:
+            on_video(number, len(videos))
+
+
+def _views(
+    dataset: VideoClipDataset, video: int, split: str, count: int
+) -> tuple[torch.Tensor, list[int]]:
+    """uint8 ``[count, C, T, S, S]`` and each view's label: training views are the clips of
+    epochs 0..count-1 (a flipped view of a direction class has its mirror label)."""
+    if split == "val":
+        item = dataset[video]
+        if "error" in item:
+            raise DataError(f"{dataset.records[video].path}: {item['error']}")
+        return item["video"], [int(item["label"])] * count
+    items = []
+    for epoch in range(count):
+        dataset.set_epoch(epoch)
+        items.append(dataset[video])
+    return torch.stack([i["video"] for i in items]), [int(i["label"]) for i in items]

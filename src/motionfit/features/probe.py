@@ -1,0 +1,219 @@
+"""``motionfit train --features DIR``: train a linear or attentive probe on cached tokens.
+
+The probe is the model's own top (``pool`` + head) over the frozen backbone's cached tokens;
+training reuses the supervised task, Trainer, callbacks and schedule of ``motionfit train``
+with the clips replaced by their cached tokens, so the run directory is a normal one (the
+exported ``model.safetensors`` holds backbone and probe): ``evaluate``, ``predict`` and
+``export`` work on it, and a sweep reuses the same cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from motionfit.config import Config, dump_config, load_config
+from motionfit.data.mixing import VideoMixer
+from motionfit.data.records import LabelMap
+from motionfit.errors import ConfigError
+from motionfit.features.cache import FeatureCache
+from motionfit.models.build import build_model
+from motionfit.models.freeze import freeze_model
+from motionfit.models.registry import HeadSpec
+from motionfit.models.weights import read_state_dict
+from motionfit.run import RunPaths, check_run_dir, claim_run_dir
+from motionfit.train.callbacks import CLASSIFICATION_METRICS
+from motionfit.train.datamodule import ResumableLoader, ResumableSampler
+from motionfit.train.fit import (
+    TrainResult,
+    best_checkpoint,
+    build_trainer,
+    check_monitor,
+    check_trains_some_steps,
+    export_weights,
+    fit_or_interrupt,
+)
+from motionfit.train.task import VideoClassificationTask
+
+# What a probe may not change: the cached tokens were made with these.
+_FIXED = ("model.name", "sampling", "augment", "data")
+
+
+class FeatureDataset(Dataset):
+    """Cached views of one split as items ``{"video": tokens, "label", "index"}``.
+
+    Training (``views_per_epoch``): item ``i`` of epoch ``e`` is view ``e % K`` of video ``i``,
+    the clip ``motionfit train`` would draw in epoch ``e`` (for ``e < K``). Validation: all
+    views of video ``i``, ``[V, N, D]``.
+    """
+
+    def __init__(self, cache: FeatureCache, split: str, train: bool) -> None:
+        self.tokens = cache.tokens
+        self.view_labels = cache.labels
+        self.videos = cache.split_rows(split)
+        self.labels = [cache.rows[rows[0]].label for rows in self.videos]
+        self.train = train
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the view training epoch ``epoch`` uses."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, index: int) -> dict:
+        rows = self.videos[index]
+        label = self.labels[index]
+        if self.train:
+            rows = rows[self.epoch % len(rows)]
+            label = int(self.view_labels[rows])
+        tokens = torch.from_numpy(np.asarray(self.tokens[rows], dtype=np.float32))
+        return {"video": tokens, "label": label, "index": index}
+
+
+class FeatureDataModule(L.LightningDataModule):
+    """Loaders over a feature cache, shuffled and resumable as ``motionfit train``'s."""
+
+    def __init__(self, config: Config, cache: FeatureCache) -> None:
+        super().__init__()
+        self.config = config
+        self.train_set = FeatureDataset(cache, "train", train=True)
+        self.val_set = FeatureDataset(cache, "val", train=False)
+
+    def train_batches_per_epoch(self, world_size: int) -> int:
+        """Full batches per epoch and rank (the last partial batch is dropped)."""
+        return len(self.train_set) // world_size // self.config.train.batch_size
+
+    def train_dataloader(self) -> ResumableLoader:
+        """Seeded shuffle per epoch (the same order as the video loader's)."""
+        world, rank = self.trainer.world_size, self.trainer.global_rank
+        sampler = ResumableSampler(
+            self.train_set,
+            shuffle=True,
+            seed=self.config.train.seed,
+            num_replicas=world,
+            rank=rank,
+            drop_last=True,
+        )
+        return ResumableLoader(
+            self.train_set,
+            batch_size=self.config.train.batch_size,
+            sampler=sampler,
+            drop_last=True,
+        )
+
+    def val_dataloader(self) -> list[DataLoader]:
+        """The validation videos, all their cached views."""
+        return [DataLoader(self.val_set, batch_size=self.config.eval.batch_size)]
+
+
+class ProbeTask(VideoClassificationTask):
+    """:class:`VideoClassificationTask` on cached tokens: ``model.pool`` + ``model.head``."""
+
+    def classify(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens ``[B, N, D]`` -> logits ``[B, K]``."""
+        return self.model.head(self.model.pool(tokens))
+
+    def compute_loss(
+        self, batch: dict, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Label-smoothed cross-entropy of the probe (no mixing: see :func:`train_probe`)."""
+        logits = self.classify(batch["video"])
+        targets = F.one_hot(batch["label"], self.num_classes).to(logits.dtype)
+        loss = F.cross_entropy(
+            logits,
+            targets,
+            weight=self.class_weight,
+            label_smoothing=self.config.train.label_smoothing,
+        )
+        return loss, logits, targets
+
+    def video_probabilities(self, video: torch.Tensor) -> torch.Tensor:
+        """Cached views ``[B, V, N, D]`` -> class probabilities ``[B, K]`` (mean over V)."""
+        batch, views = video.shape[:2]
+        logits = self.classify(video.flatten(0, 1))
+        return logits.softmax(dim=-1).view(batch, views, -1).mean(dim=1)
+
+
+def train_probe(
+    features: str | Path,
+    out: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    progress: bool = True,
+    force: bool = False,
+) -> TrainResult:
+    """Train the probe of the cached ``features`` into the run directory ``out``.
+
+    ``overrides`` may change the head (``model.head``, ``model.dropout``, ...), optimizer,
+    schedule and training length, not what the tokens were made with (model, clips,
+    augmentation, data)."""
+    cache = FeatureCache(Path(features))
+    cache.check_complete()
+    base = load_config(cache.config_path)
+    config = load_config(cache.config_path, [*(overrides or []), "model.freeze=backbone"])
+    _check_fixed(base, config)
+    if VideoMixer.from_config(config.augment, 2).enabled:
+        raise ConfigError(
+            "probes on cached features cannot mix clips: set augment.mixup_alpha=0 and "
+            "augment.cutmix_alpha=0"
+        )
+    run = RunPaths(Path(out))
+    check_monitor(config.train.monitor, CLASSIFICATION_METRICS.values(), "training")
+    start = check_run_dir(run, "train", resume=False, force=force, inputs=[str(features)])
+    labels = LabelMap.load(cache.labels_path)
+    torch.manual_seed(config.train.seed)  # the head starts as motionfit train's would
+    model = build_model(
+        config.model.name,
+        num_classes=len(labels),
+        num_frames=config.sampling.num_frames,
+        image_size=config.augment.crop_size,
+        head=HeadSpec(
+            dropout=config.model.dropout,
+            hidden_dim=config.model.hidden_dim,
+            pool=config.model.head,
+        ),
+        drop_path=config.model.drop_path,
+    )
+    model.load_state_dict(read_state_dict(cache.backbone_path), strict=False)
+    freeze_model(model, "backbone")
+    datamodule = FeatureDataModule(config, cache)
+    task = ProbeTask(config, model, len(labels))
+    trainer = build_trainer(config, run, progress)
+    check_trains_some_steps(len(datamodule.train_set), config, trainer.world_size)
+    if trainer.is_global_zero:
+        claim_run_dir(run, "train", start)
+        dump_config(config, run.config)
+        labels.save(run.labels)
+    fit_or_interrupt(trainer, task, datamodule, run, False, command="train")
+    best = best_checkpoint(trainer, run)
+    if trainer.is_global_zero and best is not None:
+        export_weights(best, run.model)
+    score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+    return TrainResult(
+        run=run,
+        monitor=config.train.monitor,
+        best_score=float(score) if score is not None else None,
+        epochs=trainer.current_epoch,
+        steps=trainer.global_step,
+    )
+
+
+def _check_fixed(base: Config, config: Config) -> None:
+    """A :class:`ConfigError` when an override changes what the cached tokens depend on."""
+    for key in _FIXED:
+        section, _, field = key.partition(".")
+        old, new = getattr(base, section), getattr(config, section)
+        if field:
+            old, new = getattr(old, field), getattr(new, field)
+        if old != new:
+            raise ConfigError(
+                f"config key '{key}': the cached features were made with other settings; "
+                "make new features to change it"
+            )

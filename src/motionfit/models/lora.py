@@ -1,0 +1,56 @@
+"""LoRA through PEFT (``model.lora: {rank, alpha, targets}``), merged into the weights on export.
+
+PEFT's ``LoraModel`` injects low-rank adapters into the named linear layers of the model in
+place (the model keeps its ``VideoClassifier`` interface) and leaves only the adapters
+trainable; the top of the model (pooler, final norms, head: ``layer_id == L + 1``) is trained
+too. After training, :func:`merge_lora_file` folds the adapters into the plain weights, so the
+run's ``model.safetensors`` loads into the model without PEFT.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from safetensors.torch import load_file, save
+
+from motionfit.atomic import atomic_write_bytes
+from motionfit.errors import ConfigError
+from motionfit.models.base import VideoClassifier
+
+if TYPE_CHECKING:
+    from peft.tuners.lora import LoraModel
+
+    from motionfit.config import LoraSettings
+
+
+def add_lora(model: VideoClassifier, settings: LoraSettings) -> LoraModel:
+    """Inject LoRA adapters into ``model`` (in place); returns PEFT's tuner, needed to merge."""
+    try:
+        from peft import LoraConfig
+        from peft.tuners.lora import LoraModel
+    except ImportError as exc:
+        raise ConfigError(
+            "config key 'model.lora' needs the PEFT library: pip install 'motionfit[peft]'"
+        ) from exc
+    targets = settings.targets or list(getattr(model, "lora_targets", ("query", "value")))
+    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, target_modules=targets)
+    try:
+        tuner = LoraModel(model, config, adapter_name="default")
+    except ValueError as exc:  # no module matched the targets
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"config key 'model.lora.targets'={targets}: {first}") from exc
+    top = model.num_layers + 1
+    for name, param in model.named_parameters():
+        if model.layer_id(name) == top:
+            param.requires_grad_(True)
+    return tuner
+
+
+def merge_lora_file(tuner: LoraModel, weights: Path) -> Path:
+    """Load ``weights`` (with adapters) into the tuner's model, merge the adapters into the
+    base weights and rewrite ``weights`` without them."""
+    tuner.model.load_state_dict(load_file(str(weights)))
+    merged = tuner.merge_and_unload()
+    state = {k: v.detach().cpu().contiguous() for k, v in merged.state_dict().items()}
+    return atomic_write_bytes(weights, save(state))

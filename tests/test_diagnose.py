@@ -1,0 +1,150 @@
+"""Motion-reliance diagnostics: frozen / shuffled / reversed views separate a model that reads
+appearance from one that reads motion, on real encoded videos, and land in metrics.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from run_fixtures import make_run, make_videos, run_cli, tiny_config
+
+from motionfit.data.records import read_records
+from motionfit.data.synthetic import _class_color, make_dataset
+from motionfit.evaluation import evaluate_run
+from motionfit.evaluation.diagnose import (
+    DIAGNOSTICS,
+    diagnostic_views,
+    reading,
+    shuffled_order,
+)
+from motionfit.run import LoadedRun, RunPaths
+
+CLASSES = ["move_left", "move_right", "move_up", "move_down"]
+
+
+class _Head(torch.nn.Module):
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+
+
+class AppearanceModel(torch.nn.Module):
+    """Reads only the clip's mean colour: the class whose shortcut colour is nearest."""
+
+    def __init__(self, mean: tuple, std: tuple) -> None:
+        super().__init__()
+        self.head = _Head(len(CLASSES))
+        colours = torch.stack([torch.as_tensor(_class_color(k, 4)) for k in range(4)])
+        self.colours = (colours - torch.tensor(mean)) / torch.tensor(std)  # normalized
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        colour = video.mean(dim=(2, 3, 4))  # [B, 3]
+        return -torch.cdist(colour, self.colours)
+
+
+class MotionModel(torch.nn.Module):
+    """Reads only motion: the mean velocity of the centroid of the frame differences."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = _Head(len(CLASSES))
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        energy = (video[:, :, 1:] - video[:, :, :-1]).abs().mean(dim=1)  # [B, T-1, H, W]
+        height, width = energy.shape[-2:]
+        ys = torch.arange(height, dtype=torch.float32).view(1, 1, -1, 1)
+        xs = torch.arange(width, dtype=torch.float32).view(1, 1, 1, -1)
+        total = energy.sum(dim=(2, 3)).clamp_min(1e-6)
+        cx = (energy * xs).sum(dim=(2, 3)) / total
+        cy = (energy * ys).sum(dim=(2, 3)) / total
+        moving = energy.sum(dim=(2, 3)) > 1e-3
+        dx = torch.where(moving[:, 1:] & moving[:, :-1], cx[:, 1:] - cx[:, :-1], 0).mean(1)
+        dy = torch.where(moving[:, 1:] & moving[:, :-1], cy[:, 1:] - cy[:, :-1], 0).mean(1)
+        return torch.stack([-dx, dx, -dy, dy], dim=1)
+
+
+@pytest.fixture(scope="module")
+def shortcut_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 direction classes whose background colour always gives the class away."""
+    return make_dataset(
+        tmp_path_factory.mktemp("shortcut"), classes=4, per_class=6, seed=5, size=(32, 32),
+        frames=(20, 28), shortcut=1.0,
+    )  # fmt: skip
+
+
+def evaluate_with(model: torch.nn.Module, videos: Path, out: Path) -> dict:
+    config = tiny_config(videos, extra=["sampling.stride=3", "eval.clips=1"])
+    records, labels = read_records(videos)
+    run = LoadedRun(RunPaths(out), config, labels, model, weights=out / "none")
+    return evaluate_run(run, records, out_dir=out, diagnose=True, num_workers=0)
+
+
+def test_diagnostics_separate_an_appearance_model_from_a_motion_model(
+    shortcut_videos: Path, tmp_path: Path
+) -> None:
+    config = tiny_config(shortcut_videos)
+    appearance = evaluate_with(
+        AppearanceModel(config.augment.mean, config.augment.std), shortcut_videos, tmp_path / "a"
+    )
+    motion = evaluate_with(MotionModel(), shortcut_videos, tmp_path / "m")
+    assert appearance["top1"] >= 0.9 and motion["top1"] >= 0.75  # both right on normal clips
+    a, m = appearance["diagnostics"], motion["diagnostics"]
+    assert set(a) == set(DIAGNOSTICS) and set(a["frozen"]) == {"top1", "agreement"}
+    # appearance: every altered view keeps the prediction
+    assert min(a[name]["agreement"] for name in DIAGNOSTICS) >= 0.9
+    assert "relies on appearance" in appearance["diagnostics_reading"]
+    # motion: frozen clips lose it (no motion: one constant answer), reversed clips flip it
+    assert m["frozen"]["agreement"] <= 0.4 and m["frozen"]["top1"] <= 0.4
+    assert m["reversed"]["agreement"] <= 0.2 and m["shuffled"]["agreement"] <= 0.6
+    assert "reads motion" in motion["diagnostics_reading"]
+    saved = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert saved["diagnostics"] == m
+
+
+def test_diagnostic_views_reuse_the_decoded_frames() -> None:
+    video = torch.arange(2 * 1 * 3 * 6 * 2 * 2, dtype=torch.uint8).view(2, 1, 3, 6, 2, 2)
+    views = diagnostic_views(video, keys=[7, 8], seed=0)
+    assert torch.equal(views["frozen"][:, :, :, 0], video[:, :, :, 3])
+    assert torch.equal(views["frozen"], views["frozen"][:, :, :, :1].expand_as(video))
+    assert torch.equal(views["reversed"], video.flip(3))
+    for b, key in enumerate([7, 8]):
+        order = torch.as_tensor(shuffled_order(6, 0, key))
+        assert torch.equal(views["shuffled"][b], video[b][:, :, order])
+        assert not torch.equal(order, torch.arange(6))
+    shared = views["frozen"].untyped_storage().data_ptr()
+    assert shared == video.untyped_storage().data_ptr()  # a view, not a copy
+    assert torch.equal(
+        torch.as_tensor(shuffled_order(6, 0, 7)), torch.as_tensor(shuffled_order(6, 0, 7))
+    )
+
+
+def test_reading_names_the_verdict() -> None:
+    def scores(frozen: float) -> dict:
+        return {n: {"top1": 0.1, "agreement": frozen} for n in DIAGNOSTICS}
+
+    assert "relies on appearance" in reading(scores(0.71), 8)
+    assert "frozen clips keep 71% of predictions" in reading(scores(0.71), 8)
+    assert "reads motion" in reading(scores(0.15), 8)
+    assert "both motion and appearance" in reading(scores(0.35), 8)
+
+
+def test_cli_evaluate_diagnose_writes_the_metrics_json_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    videos = make_videos(tmp_path / "videos", classes=3, per_class=3)
+    run = make_run(tmp_path / "run", videos, train_steps=2, extra=["eval.diagnose=false"])
+    code = run_cli(["evaluate", str(run), "--data", str(videos), "--diagnose", "--clips", "1",
+                    "--out", str(tmp_path / "eval")])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    for name in DIAGNOSTICS:
+        assert 0.0 <= metrics["diagnostics"][name]["top1"] <= 1.0
+        assert 0.0 <= metrics["diagnostics"][name]["agreement"] <= 1.0
+    assert "motion reliance" in printed and "frozen clips keep" in printed
+    # without --diagnose (and eval.diagnose off in the run) there are no diagnostics
+    assert run_cli(["evaluate", str(run), "--data", str(videos), "--clips", "1",
+                    "--out", str(tmp_path / "plain")]) == 0  # fmt: skip
+    assert "diagnostics" not in json.loads((tmp_path / "plain" / "metrics.json").read_text())

@@ -1,0 +1,38 @@
+"""model.lora: PEFT adapters train, and are merged into plain weights in the run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from run_fixtures import make_videos
+from safetensors.torch import load_file
+
+from motionfit.config import load_config
+from motionfit.models.build import build_model
+from motionfit.models.registry import HeadSpec
+from motionfit.run import load_run
+from motionfit.train.fit import train
+
+
+def test_lora_trains_adapters_and_exports_merged_weights(tmp_path: Path):
+    videos = make_videos(tmp_path / "videos", classes=2, per_class=3)
+    config = load_config("demo", [
+        "model.name=vjepa2_tiny", "augment.crop_size=64", "sampling.num_frames=8",
+        f"data.source={videos}", "data.num_workers=0", "train.batch_size=2", "train.epochs=1",
+        "train.max_steps=3", "eval.clips=1", "eval.batch_size=4", "train.clean_train_videos=0",
+        "output.plots=false", "output.tensorboard=false", "optim.lr=0.05",
+        "model.lora={rank: 4, alpha: 8, targets: [query, value]}",
+    ])  # fmt: skip
+    train(config, tmp_path / "run", progress=False)
+    weights = load_file(str(tmp_path / "run" / "model.safetensors"))
+    assert not any("lora_" in k or "base_layer" in k for k in weights)
+    torch.manual_seed(config.train.seed)
+    initial = build_model("vjepa2_tiny", 2, head=HeadSpec(dropout=config.model.dropout))
+    initial = initial.state_dict()
+    changed = {k for k, v in weights.items() if not torch.equal(v, initial[k])}
+    assert "vjepa2.encoder.layer.0.attention.query.weight" in changed  # merged update
+    assert "vjepa2.encoder.layer.0.attention.key.weight" not in changed  # not a target
+    assert not any(k.startswith("vjepa2.") and ".mlp." in k for k in changed)
+    run = load_run(tmp_path / "run")  # plain model, no PEFT needed
+    assert run.model(torch.randn(1, 3, 8, 64, 64)).shape == (1, 2)
