@@ -55,6 +55,7 @@ def test_builtin_variants_switch_one_thing_at_a_time():
     base = load_config("demo")
     assert [v.name for v in builtin_variants()] == [
         "none", "temporal", "spatial", "temporal+spatial", "temporal+spatial+ls+mixup",
+        "temporal+spatial+ls+mixup+debias",
     ]  # fmt: skip
     configs = {v.name: variant_config(base, v, seed=5) for v in builtin_variants()}
     assert all(c.train.seed == 5 for c in configs.values())
@@ -65,12 +66,20 @@ def test_builtin_variants_switch_one_thing_at_a_time():
         "spatial": (False, True),
         "temporal+spatial": (True, True),
         "temporal+spatial+ls+mixup": (True, True),
+        "temporal+spatial+ls+mixup+debias": (True, True),
     }
     for name in ("none", "temporal", "spatial", "temporal+spatial"):
         assert configs[name].train.label_smoothing == 0 and configs[name].augment.mix_prob == 0
     full = configs["temporal+spatial+ls+mixup"]
     assert full.train.label_smoothing == 0.1 and full.augment.mix_prob == 0.5
     assert full.augment.mixup_alpha == 0.8 and full.augment.cutmix_alpha == 0
+    debias = ("static_blend", "still_mix", "foreground_paste")
+    for name, config in configs.items():  # debiasing only in the last variant: the recipe's
+        expected = base.augment if name.endswith("+debias") else None
+        for field in debias:
+            assert getattr(config.augment, field) == (getattr(expected, field) if expected else 0)
+    rgb = variant_config(load_config("ablation_demo"), builtin_variants()[-1], seed=0)
+    assert rgb.augment.still_mix == 0.5 and rgb.augment.foreground_paste == 0.5
     # everything else is the recipe's
     assert configs["none"].optim == base.optim and configs["none"].train.epochs == base.train.epochs
 

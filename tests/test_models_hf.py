@@ -468,8 +468,21 @@ def test_unreachable_hub_is_a_model_error(monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(hf_zoo, "hf_hub_download", no_network)
-    with pytest.raises(ModelError, match=r"hub is unreachable \(OSError: ConnectError"):
+    # the quick probe passed, the download itself failed
+    monkeypatch.setattr(hf_zoo, "hub_unreachable_reason", lambda: None)
+    with pytest.raises(ModelError, match=r"the hub is unreachable \(OSError\)"):
         load_hf_pretrained(build("videomae_tiny"), "MCG-NJU/videomae-base-finetuned-kinetics")
+    # the quick probe failed: only the local cache is asked, and the error says why
+    calls = []
+    monkeypatch.setattr(
+        hf_zoo, "hub_unreachable_reason", lambda: "the hub (hub.test) cannot be reached: refused"
+    )
+    monkeypatch.setattr(
+        hf_zoo, "hf_hub_download", lambda *a, **k: calls.append(k) or no_network(*a, **k)
+    )
+    with pytest.raises(ModelError, match=r"cannot be reached: refused"):
+        load_hf_pretrained(build("videomae_tiny"), "MCG-NJU/videomae-base-finetuned-kinetics")
+    assert calls and all(call.get("local_files_only") for call in calls)
 
 
 def test_hub_id_in_the_local_cache_loads_offline(real_frames, tmp_path, monkeypatch):

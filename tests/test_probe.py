@@ -71,12 +71,16 @@ def test_cli_features_then_probe_run_evaluates_and_exports(videos: Path, tmp_pat
                     "--set", "model.head=attentive", "--set", "train.epochs=1"]) == 0  # fmt: skip
     assert run_cli(["evaluate", run, "--data", str(videos)]) == 0
     assert run_cli(["export", run, "--out", str(tmp_path / "m.onnx"), "--format", "onnx"]) == 0
+    again = str(tmp_path / "from-run")
+    assert run_cli(["features", run, "--data", str(videos), "--out", again, "--views", "1"]) == 0
     assert run_cli(["train", "--features", cache, "--out", run, "--data", str(videos)]) == 2
 
 
 def test_probe_refuses_overrides_of_what_the_tokens_depend_on(cache_dir: Path, tmp_path):
     with pytest.raises(ConfigError, match="augment"):
         train_probe(cache_dir, tmp_path / "run", ["augment.hflip=0"], progress=False)
+    with pytest.raises(ConfigError, match=r"--set augment\.mixup_alpha=0"):
+        train_probe(cache_dir, tmp_path / "run", ["augment.mixup_alpha=0.8"], progress=False)
 
 
 def test_interrupted_extraction_resumes(videos: Path, cache_dir: Path, tmp_path):

@@ -129,3 +129,11 @@ def test_tiny_run_trains_loads_and_exports_offline(name: str, tmp_path: Path):
     exported = export_run(run, tmp_path / "model.onnx", "onnx")
     assert exported.model_path.is_file() and exported.max_abs_diff < 1e-3
     assert run_cli(["evaluate", str(tmp_path / "run"), "--data", str(videos)]) == 0
+
+
+@pytest.mark.parametrize("recipe", ["vjepa2_l", "videoprism_b"])
+def test_recipes_validate_and_describe_a_frozen_probe(recipe: str):
+    config = load_config(recipe)
+    assert config.model.name == recipe and get_spec(recipe).recipe == recipe
+    assert (config.model.freeze, config.model.head) == ("backbone", "attentive")
+    assert config.augment.mean == tuple(get_spec(recipe).extra["mean"])

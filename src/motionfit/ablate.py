@@ -8,9 +8,12 @@ Built-in variants (:data:`BUILTIN_VARIANTS`), each a list of ``--set`` overrides
 - ``spatial``: the recipe's random crop, flip (and colour, if it sets any) only;
 - ``temporal+spatial``: both;
 - ``temporal+spatial+ls+mixup``: both, plus label smoothing 0.1 and video MixUp (alpha 0.8,
-  half of the batches).
+  half of the batches);
+- ``temporal+spatial+ls+mixup+debias``: the same with the recipe's debiasing augmentations
+  (:mod:`motionfit.data.debias`; by default still mix and foreground paste, p 0.5 each).
 
-The first four turn label smoothing and MixUp/CutMix off, so only augmentation differs. More
+The first four turn label smoothing, MixUp/CutMix and the debiasing augmentations off, so only
+augmentation differs; the fifth adds label smoothing and MixUp, the sixth the debiasing. More
 variants are ``NAME:ITEM;ITEM;...`` where an item is ``section.field=value`` or the name of a
 variant whose overrides it includes, e.g. ``strong_jitter:temporal;sampling.jitter_prob=0.6``.
 
@@ -54,7 +57,17 @@ from motionfit.evaluation.plots import png_bytes
 from motionfit.report import summarize_run
 from motionfit.run import RunPaths
 
-NO_REGULARIZATION = ("train.label_smoothing=0", "augment.mix_prob=0")
+NO_DEBIAS = ("augment.static_blend=0", "augment.still_mix=0", "augment.foreground_paste=0")
+NO_REGULARIZATION = ("train.label_smoothing=0", "augment.mix_prob=0", *NO_DEBIAS)
+LS_MIXUP = (
+    "augment.enabled=true",
+    "augment.temporal=true",
+    "augment.spatial=true",
+    "train.label_smoothing=0.1",
+    "augment.mix_prob=0.5",
+    "augment.mixup_alpha=0.8",
+    "augment.cutmix_alpha=0",
+)
 BUILTIN_VARIANTS: dict[str, tuple[str, ...]] = {
     "none": ("augment.enabled=false", *NO_REGULARIZATION),
     "temporal": (
@@ -75,15 +88,8 @@ BUILTIN_VARIANTS: dict[str, tuple[str, ...]] = {
         "augment.spatial=true",
         *NO_REGULARIZATION,
     ),
-    "temporal+spatial+ls+mixup": (
-        "augment.enabled=true",
-        "augment.temporal=true",
-        "augment.spatial=true",
-        "train.label_smoothing=0.1",
-        "augment.mix_prob=0.5",
-        "augment.mixup_alpha=0.8",
-        "augment.cutmix_alpha=0",
-    ),
+    "temporal+spatial+ls+mixup": (*LS_MIXUP, *NO_DEBIAS),
+    "temporal+spatial+ls+mixup+debias": LS_MIXUP,
 }
 ACCURACY_METRICS = ("train_acc", "clean_train_acc", "val_top1", "test_top1", "shift_top1")
 GAP_METRICS = ("gap", "test_gap")
@@ -167,7 +173,7 @@ class AblationResult:
 
 
 def builtin_variants() -> list[Variant]:
-    """The five variants of the seed's experiment, in order."""
+    """The built-in variants, in order."""
     return [Variant(name, overrides) for name, overrides in BUILTIN_VARIANTS.items()]
 
 

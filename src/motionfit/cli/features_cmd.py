@@ -29,7 +29,7 @@ def features(
 
     quiet_lightning()
     config, weights = features_config(run_or_model, data, val, overrides)
-    cache = extract_features(config, weights, out, train_views=views, dtype=dtype)
+    cache = extract_features(config, weights, out, train_views=views, dtype=dtype, echo=True)
     size_mb = cache.tokens.nbytes / 2**20
     console.print(
         f"features: {len(cache.rows)} views x {cache.meta['tokens']} tokens x "

@@ -122,7 +122,7 @@ def ablate(
         None,
         "--variants",
         help="Comma-separated built-in variants (default all: none, temporal, spatial, "
-        "temporal+spatial, temporal+spatial+ls+mixup).",
+        "temporal+spatial, temporal+spatial+ls+mixup, temporal+spatial+ls+mixup+debias).",
     ),
     add: list[str] | None = typer.Option(
         None,
@@ -134,9 +134,10 @@ def ablate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     force: bool = FORCE_OPTION,
 ) -> None:
-    """Train the recipe with no augmentation, temporal only, spatial only, both, and both +
-    label smoothing + MixUp (same budget and seeds); print train, clean-train, validation and
-    test accuracy and the overfitting gap (mean ± std); write ablation.csv and ablation.png."""
+    """Train the recipe with no augmentation, temporal only, spatial only, both, both + label
+    smoothing + MixUp, and + the debiasing augmentations (same budget and seeds); print train,
+    clean-train, validation and test accuracy, the overfitting gap and the motion-reliance
+    agreements (mean ± std); write ablation.csv and ablation.png."""
     from motionfit.ablate import run_ablation, select_variants
     from motionfit.cli.train_cmd import quiet_lightning
     from motionfit.config import load_config

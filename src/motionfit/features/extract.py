@@ -23,6 +23,7 @@ from motionfit.features.cache import CONFIG_FILE, CacheRow, FeatureCache
 from motionfit.models.base import VideoClassifier
 from motionfit.models.build import build_model
 from motionfit.models.registry import HeadSpec, get_spec
+from motionfit.models.weights import report_load
 from motionfit.run import RunPaths
 from motionfit.train.datamodule import VideoDataModule
 
@@ -70,10 +71,12 @@ def extract_features(
     train_views: int = 1,
     dtype: str = "float16",
     on_video: Callable[[int, int], None] | None = None,
+    echo: bool = False,
 ) -> FeatureCache:
     """Cache the frozen backbone's tokens of every training view and validation view in
     ``out`` (see :mod:`motionfit.features.cache`); an existing cache of the same settings is
-    completed, not redone. ``on_video(done, total)`` is called after each video."""
+    completed, not redone. ``on_video(done, total)`` is called after each video; the weights'
+    load report is saved in ``out`` (and printed with ``echo``)."""
     if train_views < 1 or dtype not in DTYPES:
         raise ConfigError(f"--views must be >= 1 and --dtype one of {', '.join(DTYPES)}")
     if config.data.repeated_augmentation != 1:
@@ -96,6 +99,8 @@ def extract_features(
     cache = _open_or_create(out, settings, datamodule, train_views, config.eval.val_clips)
     dump_config(config, out / CONFIG_FILE)
     labels.save(cache.labels_path)
+    if model.load_report is not None:
+        report_load(model.load_report, out, echo=echo)
     top = model.num_layers + 1
     backbone = {k: v.contiguous() for k, v in model.state_dict().items() if model.layer_id(k) < top}
     atomic_write_bytes(cache.backbone_path, save(backbone))

@@ -15,9 +15,11 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from rich.console import Console
 from torch.utils.data import DataLoader, Dataset
 
 from motionfit.config import Config, dump_config, load_config
+from motionfit.data.debias import DebiasAugment
 from motionfit.data.mixing import VideoMixer
 from motionfit.data.records import LabelMap
 from motionfit.errors import ConfigError
@@ -27,8 +29,13 @@ from motionfit.models.freeze import freeze_model
 from motionfit.models.registry import HeadSpec
 from motionfit.models.weights import read_state_dict
 from motionfit.run import RunPaths, check_run_dir, claim_run_dir
+from motionfit.train.balance import class_counts, resolve_class_weights
 from motionfit.train.callbacks import CLASSIFICATION_METRICS
-from motionfit.train.datamodule import ResumableLoader, ResumableSampler
+from motionfit.train.datamodule import (
+    BalancedResumableSampler,
+    ResumableLoader,
+    ResumableSampler,
+)
 from motionfit.train.fit import (
     TrainResult,
     best_checkpoint,
@@ -42,6 +49,18 @@ from motionfit.train.task import VideoClassificationTask
 
 # What a probe may not change: the cached tokens were made with these.
 _FIXED = ("model.name", "sampling", "augment", "data")
+# Augmentations applied to whole batches during training, not to the cached clips: a probe
+# cannot apply them (they must be off) but may turn them off.
+BATCH_AUGMENTS = ("mixup_alpha", "cutmix_alpha", "static_blend", "still_mix", "foreground_paste")
+_BATCH_FIELDS = {
+    *BATCH_AUGMENTS,
+    "mix_prob",
+    "mix_switch_prob",
+    "frame_cutmix",
+    "static_blend_strength",
+    "still_mix_strength",
+    "foreground_paste_strength",
+}
 
 
 class FeatureDataset(Dataset):
@@ -80,27 +99,39 @@ class FeatureDataset(Dataset):
 class FeatureDataModule(L.LightningDataModule):
     """Loaders over a feature cache, shuffled and resumable as ``motionfit train``'s."""
 
-    def __init__(self, config: Config, cache: FeatureCache) -> None:
+    def __init__(self, config: Config, cache: FeatureCache, labels: LabelMap) -> None:
         super().__init__()
         self.config = config
+        self.labels = labels
         self.train_set = FeatureDataset(cache, "train", train=True)
         self.val_set = FeatureDataset(cache, "val", train=False)
+
+    def loss_weights(self) -> torch.Tensor | None:
+        """The cross-entropy class weights of ``train.class_weights`` (None = unweighted)."""
+        counts = class_counts(self.train_set.labels, len(self.labels))
+        return resolve_class_weights(self.config.train.class_weights, self.labels.names, counts)
 
     def train_batches_per_epoch(self, world_size: int) -> int:
         """Full batches per epoch and rank (the last partial batch is dropped)."""
         return len(self.train_set) // world_size // self.config.train.batch_size
 
     def train_dataloader(self) -> ResumableLoader:
-        """Seeded shuffle per epoch (the same order as the video loader's)."""
-        world, rank = self.trainer.world_size, self.trainer.global_rank
-        sampler = ResumableSampler(
-            self.train_set,
-            shuffle=True,
-            seed=self.config.train.seed,
-            num_replicas=world,
-            rank=rank,
-            drop_last=True,
-        )
+        """Seeded shuffle (or class-balanced draws) per epoch, as the video loader's."""
+        options = {
+            "num_replicas": self.trainer.world_size,
+            "rank": self.trainer.global_rank,
+            "drop_last": True,
+            "seed": self.config.train.seed,
+        }
+        if self.config.train.balanced_sampler:
+            sampler = BalancedResumableSampler(
+                self.train_set,
+                labels=self.train_set.labels,
+                num_classes=len(self.labels),
+                **options,
+            )
+        else:
+            sampler = ResumableSampler(self.train_set, shuffle=True, **options)
         return ResumableLoader(
             self.train_set,
             batch_size=self.config.train.batch_size,
@@ -159,10 +190,13 @@ def train_probe(
     base = load_config(cache.config_path)
     config = load_config(cache.config_path, [*(overrides or []), "model.freeze=backbone"])
     _check_fixed(base, config)
-    if VideoMixer.from_config(config.augment, 2).enabled:
+    if (
+        VideoMixer.from_config(config.augment, 2).enabled
+        or DebiasAugment.from_config(config.augment).enabled
+    ):
+        sets = " ".join(f"--set augment.{k}=0" for k in BATCH_AUGMENTS)
         raise ConfigError(
-            "probes on cached features cannot mix clips: set augment.mixup_alpha=0 and "
-            "augment.cutmix_alpha=0"
+            f"probes on cached features cannot mix or blend clips in a batch: add {sets}"
         )
     run = RunPaths(Path(out))
     check_monitor(config.train.monitor, CLASSIFICATION_METRICS.values(), "training")
@@ -182,8 +216,8 @@ def train_probe(
         drop_path=config.model.drop_path,
     )
     model.load_state_dict(read_state_dict(cache.backbone_path), strict=False)
-    freeze_model(model, "backbone")
-    datamodule = FeatureDataModule(config, cache)
+    count = freeze_model(model, "backbone")
+    datamodule = FeatureDataModule(config, cache, labels)
     task = ProbeTask(config, model, len(labels))
     trainer = build_trainer(config, run, progress)
     check_trains_some_steps(len(datamodule.train_set), config, trainer.world_size)
@@ -191,6 +225,8 @@ def train_probe(
         claim_run_dir(run, "train", start)
         dump_config(config, run.config)
         labels.save(run.labels)
+        if progress:
+            Console(stderr=True).print(count.summary(), markup=False, highlight=False)
     fit_or_interrupt(trainer, task, datamodule, run, False, command="train")
     best = best_checkpoint(trainer, run)
     if trainer.is_global_zero and best is not None:
@@ -212,6 +248,8 @@ def _check_fixed(base: Config, config: Config) -> None:
         old, new = getattr(base, section), getattr(config, section)
         if field:
             old, new = getattr(old, field), getattr(new, field)
+        if section == "augment":
+            old, new = (a.model_dump(exclude=_BATCH_FIELDS) for a in (old, new))
         if old != new:
             raise ConfigError(
                 f"config key '{key}': the cached features were made with other settings; "
