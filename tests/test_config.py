@@ -213,3 +213,34 @@ def test_cli_version_and_help(capsys):
         ["train", "--help"],
     ):
         assert main(argv) == 0
+
+
+def test_normalization_follows_the_model_unless_set():
+    from motionfit.models.registry import get_spec
+
+    for name in ("swin3d_t", "videoprism_b", "timesformer_b"):
+        config = load_config(None, [f"model.name={name}"])
+        spec = get_spec(name)
+        assert (config.augment.mean, config.augment.std) == (spec.mean, spec.std)
+    swapped = load_config(None, ["model.name=videoprism_b"])
+    assert swapped.augment.mean != load_config(None).augment.mean
+    chosen = load_config(None, ["model.name=videoprism_b", "augment.mean=[0.5,0.5,0.5]"])
+    assert chosen.augment.mean == (0.5, 0.5, 0.5)
+
+
+def test_cli_config_show_says_where_normalization_comes_from(capsys):
+    assert main(["config", "show", "demo", "--set", "model.name=videoprism_b"]) == 0
+    out = capsys.readouterr().out
+    assert "mean:  # the model's (videoprism_b)" in out
+    assert yaml.safe_load(out)["augment"]["mean"] == [0.0, 0.0, 0.0]
+
+
+def test_null_normalization_takes_the_model_s_even_over_a_recipe():
+    from motionfit.models.registry import get_spec
+
+    config = load_config(
+        "mvit_v2_s", ["model.name=swin3d_t", "augment.mean=null", "augment.std=null"]
+    )
+    spec = get_spec("swin3d_t")
+    assert (config.augment.mean, config.augment.std) == (spec.mean, spec.std)
+    assert load_config("mvit_v2_s", ["model.name=swin3d_t"]).augment.mean == (0.45, 0.45, 0.45)

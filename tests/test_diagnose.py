@@ -4,12 +4,16 @@ appearance from one that reads motion, on real encoded videos, and land in metri
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from run_fixtures import make_run, make_videos, run_cli, tiny_config
+from PIL import Image
+from run_fixtures import assert_informative_png, make_run, make_videos, run_cli, tiny_config
 
+from motionfit.data.debias import DEBIAS_KINDS
+from motionfit.data.preview import preview_grid
 from motionfit.data.records import read_records
 from motionfit.data.synthetic import _class_color, make_dataset
 from motionfit.evaluation import evaluate_run
@@ -19,6 +23,7 @@ from motionfit.evaluation.diagnose import (
     reading,
     shuffled_order,
 )
+from motionfit.report import build_report
 from motionfit.run import LoadedRun, RunPaths
 
 CLASSES = ["move_left", "move_right", "move_up", "move_down"]
@@ -148,3 +153,24 @@ def test_cli_evaluate_diagnose_writes_the_metrics_json_keys(
     assert run_cli(["evaluate", str(run), "--data", str(videos), "--clips", "1",
                     "--out", str(tmp_path / "plain")]) == 0  # fmt: skip
     assert "diagnostics" not in json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    # the report shows the diagnostics of the run's own evaluation
+    shutil.copytree(tmp_path / "eval", run / "eval")
+    html = build_report([run], tmp_path / "report.html").read_text()
+    assert "Motion reliance" in html and "frozen clips keep" in html
+    for name in DIAGNOSTICS:
+        assert f'<td class="l">{name}</td>' in html
+
+
+def test_preview_shows_one_row_per_debiasing_augmentation(tmp_path: Path) -> None:
+    videos = make_videos(tmp_path / "videos", classes=2, per_class=2)
+    records, _ = read_records(videos)
+    plain = tiny_config(videos, extra=["augment.still_mix=0", "augment.foreground_paste=0"])
+    debiased = tiny_config(videos, extra=[f"augment.{k}=0.5" for k in DEBIAS_KINDS])
+    heights = []
+    for name, config in (("plain", plain), ("debiased", debiased)):
+        path = preview_grid(
+            records[0].path, config, tmp_path / f"{name}.png", rows=1, partner=records[2].path
+        )
+        assert_informative_png(path)
+        heights.append(Image.open(path).height)
+    assert heights[1] > 2 * heights[0]  # 2 rows (eval, 1 sample) -> 5 rows

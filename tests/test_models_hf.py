@@ -26,9 +26,10 @@ from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding
 
 from motionfit.config import load_config
 from motionfit.errors import ModelError
-from motionfit.models import hf_zoo
-from motionfit.models.hf_videomae import ViTSize, build_videomae
-from motionfit.models.hf_zoo import load_hf_pretrained
+from motionfit.models import hf_checkpoint
+from motionfit.models.hf_checkpoint import load_hf_pretrained
+from motionfit.models.hf_common import ViTSize
+from motionfit.models.hf_videomae import build_videomae
 from motionfit.models.registry import HeadSpec, get_spec
 
 TINY = ["videomae_tiny", "timesformer_tiny"]
@@ -66,8 +67,8 @@ def real_frames(real_videos_dir: Path) -> dict[int, np.ndarray]:
 def real_clip(frames: dict[int, np.ndarray], name: str, num_frames: int, size: int) -> torch.Tensor:
     """A batch of 2 normalized clips ``[2, 3, T, S, S]`` (stride 2 and stride 1 windows)."""
     spec = get_spec(name)
-    mean = torch.tensor(spec.extra["mean"]).view(3, 1, 1, 1)
-    std = torch.tensor(spec.extra["std"]).view(3, 1, 1, 1)
+    mean = torch.tensor(spec.mean).view(3, 1, 1, 1)
+    std = torch.tensor(spec.std).view(3, 1, 1, 1)
     clips = []
     for stride in (2, 1):
         window = torch.from_numpy(frames[size][: num_frames * stride : stride])
@@ -467,18 +468,20 @@ def test_unreachable_hub_is_a_model_error(monkeypatch):
         raise OSError("ConnectError: [Errno -2] Name or service not known")
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hf_zoo, "hf_hub_download", no_network)
+    monkeypatch.setattr(hf_checkpoint, "hf_hub_download", no_network)
     # the quick probe passed, the download itself failed
-    monkeypatch.setattr(hf_zoo, "hub_unreachable_reason", lambda: None)
+    monkeypatch.setattr(hf_checkpoint, "hub_unreachable_reason", lambda: None)
     with pytest.raises(ModelError, match=r"the hub is unreachable \(OSError\)"):
         load_hf_pretrained(build("videomae_tiny"), "MCG-NJU/videomae-base-finetuned-kinetics")
     # the quick probe failed: only the local cache is asked, and the error says why
     calls = []
     monkeypatch.setattr(
-        hf_zoo, "hub_unreachable_reason", lambda: "the hub (hub.test) cannot be reached: refused"
+        hf_checkpoint,
+        "hub_unreachable_reason",
+        lambda: "the hub (hub.test) cannot be reached: refused",
     )
     monkeypatch.setattr(
-        hf_zoo, "hf_hub_download", lambda *a, **k: calls.append(k) or no_network(*a, **k)
+        hf_checkpoint, "hf_hub_download", lambda *a, **k: calls.append(k) or no_network(*a, **k)
     )
     with pytest.raises(ModelError, match=r"cannot be reached: refused"):
         load_hf_pretrained(build("videomae_tiny"), "MCG-NJU/videomae-base-finetuned-kinetics")
@@ -532,7 +535,7 @@ def test_recipes_validate_and_match_their_model(recipe, model_name, layer_decay)
     assert config.model.name == model_name and spec.recipe == recipe
     assert config.sampling.num_frames == spec.default_frames
     assert config.augment.crop_size == spec.default_size
-    assert config.augment.mean == spec.extra["mean"] and config.augment.std == spec.extra["std"]
+    assert config.augment.mean == spec.mean and config.augment.std == spec.std
     assert config.optim.layer_decay == layer_decay
     assert f"hf:{config.model.pretrained}" in spec.pretrained
     assert math.isclose(config.model.drop_path, 0.1)

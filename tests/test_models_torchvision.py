@@ -488,6 +488,6 @@ def test_recipes_validate_and_fit_their_model(recipe: str) -> None:
     assert config.augment.crop_size % spec.size_multiple == 0
     tv_weights = resolve_torchvision_weights(spec.name, config.model.pretrained)
     assert f"torchvision:{tv_weights.name}" in spec.pretrained
-    assert config.augment.mean == pytest.approx(spec.extra["mean"])
-    assert config.augment.std == pytest.approx(spec.extra["std"])
+    assert config.augment.mean == pytest.approx(spec.mean)
+    assert config.augment.std == pytest.approx(spec.std)
     assert spec.recipe == recipe

@@ -30,8 +30,8 @@ def test_auto_is_fixed_to_the_training_videos_median_frame_rate(
 ) -> None:
     records, _ = read_records(videos_25fps)
     assert median_fps(records) == pytest.approx(25.0)
-    config = tiny_config(videos_25fps)
-    assert config.sampling.stride_fps == "auto"
+    assert tiny_config(videos_25fps).sampling.stride_fps == "frames"  # the default
+    config = tiny_config(videos_25fps, extra=["sampling.stride_fps=auto"])
     assert config.sampling.resolved_stride_seconds() is None  # unknown until training starts
     datamodule = VideoDataModule(config, RunPaths(tmp_path / "run"))
     datamodule.prepare_records()

@@ -136,4 +136,4 @@ def test_recipes_validate_and_describe_a_frozen_probe(recipe: str):
     config = load_config(recipe)
     assert config.model.name == recipe and get_spec(recipe).recipe == recipe
     assert (config.model.freeze, config.model.head) == ("backbone", "attentive")
-    assert config.augment.mean == tuple(get_spec(recipe).extra["mean"])
+    assert config.augment.mean == tuple(get_spec(recipe).mean)

@@ -105,11 +105,11 @@ class SamplingConfig(_Section):
         None, gt=0.0, description="Stride in seconds instead of frames (mixed frame rates)."
     )
     stride_fps: float | Literal["auto", "frames"] = Field(
-        "auto",
+        "frames",
         description="Frame rate at which stride and train_strides count frames: a video at "
-        "another rate gets strides scaled to cover the same time. auto = the training videos' "
-        "median rate, fixed when training starts (saved in the run's config); frames = count "
-        "frames at any rate.",
+        "another rate gets strides scaled to cover the same time. frames = count frames at "
+        "any rate; auto = the training videos' median rate, fixed when training starts (saved "
+        "in the run's config).",
     )
     jitter_prob: float = Field(
         0.2, ge=0.0, le=1.0, description="Probability a training clip gets temporal jitter."
@@ -187,11 +187,11 @@ class AugmentConfig(_Section):
         (0.4, 0.4, 0.4, 0.1), description="Brightness, contrast, saturation, hue of jitter."
     )
     grayscale: float = Field(0.0, ge=0.0, le=1.0, description="Random grayscale probability.")
-    mean: tuple[float, float, float] = Field(
-        (0.45, 0.45, 0.45), description="Normalization mean (the model's own in its recipe)."
+    mean: tuple[float, float, float] | None = Field(
+        (0.45, 0.45, 0.45), description="Normalization mean; unset or null = the model's own."
     )
-    std: tuple[float, float, float] = Field(
-        (0.225, 0.225, 0.225), description="Normalization std (the model's own in its recipe)."
+    std: tuple[float, float, float] | None = Field(
+        (0.225, 0.225, 0.225), description="Normalization std; unset or null = the model's own."
     )
     rotation: float = Field(0.0, ge=0.0, description="Max rotation degrees (guarded: harmful).")
     perspective: float = Field(
@@ -271,8 +271,10 @@ class AugmentConfig(_Section):
 
     @field_validator("std")
     @classmethod
-    def _std_positive(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
-        if min(value) <= 0.0:
+    def _std_positive(
+        cls, value: tuple[float, float, float] | None
+    ) -> tuple[float, float, float] | None:
+        if value is not None and min(value) <= 0.0:
             raise ValueError("every channel's std must be > 0")
         return value
 
@@ -538,6 +540,13 @@ class Config(BaseModel):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+
+    @model_validator(mode="after")
+    def _model_inputs(self) -> Config:
+        """Unset ``augment.mean``/``augment.std`` take the model's own input spec."""
+        from motionfit.models.data_config import resolve_data_config
+
+        return resolve_data_config(self)
 
     def to_yaml(self) -> str:
         """The fully resolved config as YAML (tuples as lists, sections in schema order)."""

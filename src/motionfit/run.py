@@ -213,25 +213,13 @@ def resolve_run(run_or_checkpoint: str | Path) -> tuple[RunPaths, Path]:
 def load_run(run_or_checkpoint: str | Path) -> LoadedRun:
     """Load the config, labels and trained model of a run directory (or of one of its
     checkpoints); the model is in eval mode on the CPU."""
-    from motionfit.models.build import build_model
-    from motionfit.models.registry import HeadSpec
+    from motionfit.models.build import build_model_from_config
     from motionfit.models.weights import load_classifier_weights, read_state_dict
 
     paths, weights = resolve_run(run_or_checkpoint)
     config = load_config(paths.config)
     labels = LabelMap.load(paths.labels)
-    model = build_model(
-        config.model.name,
-        num_classes=len(labels),
-        num_frames=config.sampling.num_frames,
-        image_size=config.augment.crop_size,
-        head=HeadSpec(
-            dropout=config.model.dropout,
-            hidden_dim=config.model.hidden_dim,
-            pool=config.model.head,
-        ),
-        drop_path=0.0,
-    )
+    model = build_model_from_config(config, len(labels), drop_path=0.0)
     state = read_state_dict(weights)
     report = load_classifier_weights(model, state, str(weights), lambda key: key)
     if report.missing or report.new_head:

@@ -32,7 +32,27 @@ def config_show(
 ) -> None:
     """Print the fully resolved YAML of a recipe or file, with overrides applied."""
     config = load_config(name, overrides)
-    typer.echo(described_yaml(config) if describe else config.to_yaml(), nl=False)
+    text = described_yaml(config) if describe else config.to_yaml()
+    typer.echo(_note_normalization(text, config), nl=False)
+
+
+def _note_normalization(text: str, config: Config) -> str:
+    """``text`` with a comment on ``augment.mean``/``augment.std`` saying where they come from
+    (the model's own input spec, or the config)."""
+    from motionfit.models.data_config import normalization_notes
+
+    notes = normalization_notes(config)
+    lines = text.splitlines()
+    section = ""
+    for i, line in enumerate(lines):
+        if not line.startswith(" "):
+            section = line.split(":", 1)[0]
+            continue
+        key = line.strip().split(":", 1)[0]
+        if section == "augment" and key in notes and line.startswith(f"  {key}:"):
+            joiner = " Resolved: " if "  # " in line else "  # "
+            lines[i] = f"{line}{joiner}{notes[key]}"
+    return "\n".join(lines) + "\n"
 
 
 def described_yaml(config: Config) -> str:

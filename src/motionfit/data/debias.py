@@ -32,11 +32,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as nnf
 from torchvision.transforms.v2 import functional as F
 
 from motionfit.config import AugmentConfig
 
 DEBIAS_KINDS = ("static_blend", "still_mix", "foreground_paste")
+MASK_SIZE = 56  # frames larger than 2x this get their motion mask computed downscaled
 _STREAM = 0x5D1A5  # separates these draws from the loader's and the mixer's
 
 
@@ -123,10 +125,9 @@ class DebiasAugment:
         rngs = [np.random.default_rng([*map(int, key), _STREAM]) for key in keys]
         for kind in DEBIAS_KINDS:
             draws = [self._draw(kind, rng, videos.shape[0], i) for i, rng in enumerate(rngs)]
-            hit = [i for i, draw in enumerate(draws) if draw is not None]
-            if hit:
-                applied[kind][hit] = True
-                out[hit] = self._apply(kind, out[hit], videos, [draws[i] for i in hit])
+            if any(draw is not None for draw in draws):
+                applied[kind] = torch.tensor([draw is not None for draw in draws])
+                out = self._apply(kind, out, videos, draws)
         return DebiasResult(out, applied)
 
     def _draw(self, kind: str, rng: np.random.Generator, batch: int, i: int) -> _Draw | None:
@@ -144,19 +145,26 @@ class DebiasAugment:
 
     @staticmethod
     def _apply(
-        kind: str, clips: torch.Tensor, sources: torch.Tensor, draws: list[_Draw]
+        kind: str, clips: torch.Tensor, sources: torch.Tensor, draws: list[_Draw | None]
     ) -> torch.Tensor:
-        """``clips`` ``[N, C, T, H, W]`` with one augmentation applied, clip ``n``'s still frame
-        taken from ``sources[draws[n].partner]`` (the batch as it came in)."""
-        frames = sources.shape[2]
-        partners = torch.tensor([d.partner for d in draws], device=sources.device)
-        positions = [min(int(d.frame_position * frames), frames - 1) for d in draws]
-        stills = sources[partners, :, torch.tensor(positions, device=sources.device)]  # [N,C,H,W]
-        stills = stills.unsqueeze(2).expand_as(clips)
-        strengths = torch.tensor([d.strength for d in draws], dtype=clips.dtype)
+        """``clips`` ``[B, C, T, H, W]`` with one augmentation applied to the clips whose draw is
+        not None, clip ``i``'s still frame taken from ``sources[draws[i].partner]`` (the batch
+        as it came in). Whole-batch operations (weight 0 / a full mask leave a clip as it is):
+        no gather and scatter of the augmented clips."""
+        batch, _, frames = clips.shape[:3]
+        partners = [d.partner if d is not None else i for i, d in enumerate(draws)]
+        positions = [min(int(d.frame_position * frames), frames - 1) if d else 0 for d in draws]
+        device = clips.device
+        index = torch.tensor(partners, device=device), torch.tensor(positions, device=device)
+        stills = sources[index[0], :, index[1]]
+        stills = stills.to(device).unsqueeze(2).expand_as(clips)  # [B, C, T, H, W], one frame
+        strengths = torch.tensor([d.strength if d else 0.0 for d in draws], dtype=clips.dtype)
+        strengths = strengths.to(device)
         if kind in ("static_blend", "still_mix"):
-            return torch.lerp(clips, stills, strengths.to(clips.device).view(-1, 1, 1, 1, 1))
-        return torch.where(moving_region(clips, strengths), clips, stills)
+            return clips.lerp_(stills, strengths.view(batch, 1, 1, 1, 1))
+        keep = moving_region(clips, strengths)
+        keep |= torch.tensor([d is None for d in draws], device=device).view(batch, 1, 1, 1, 1)
+        return torch.where(keep, clips, stills)
 
 
 def moving_region(clips: torch.Tensor, fractions: torch.Tensor | float) -> torch.Tensor:
@@ -170,9 +178,15 @@ def moving_region(clips: torch.Tensor, fractions: torch.Tensor | float) -> torch
     if frames < 2:
         return torch.zeros(count, 1, 1, height, width, dtype=torch.bool, device=clips.device)
     gray = clips.mean(dim=1)  # [N, T, H, W]: one channel, a third of the work
-    motion = (gray[:, 1:] - gray[:, :-1]).abs().mean(dim=1)  # [N, H, W]
-    kernel = max(3, int(0.1 * min(height, width)) // 2 * 2 + 1)
-    motion = F.gaussian_blur(motion[:, None], [kernel, kernel]).flatten(1)  # [N, H*W]
+    motion = (gray[:, 1:] - gray[:, :-1]).abs().mean(dim=1, keepdim=True)  # [N, 1, H, W]
+    factor = max(1, min(height, width) // MASK_SIZE)  # masks are coarse: blur at <= ~2x56 px
+    if factor > 1:
+        motion = nnf.avg_pool2d(motion, factor, ceil_mode=True)
+    kernel = max(3, int(0.1 * min(motion.shape[-2:])) // 2 * 2 + 1)
+    motion = F.gaussian_blur(motion, [kernel, kernel])
+    if factor > 1:
+        motion = nnf.interpolate(motion, scale_factor=factor, mode="nearest")
+    motion = motion[..., :height, :width].flatten(1)  # [N, H*W]
     ranked = motion.sort(dim=1, descending=True).values
     kept = (fractions * motion.shape[1]).long().clamp(1, motion.shape[1]).to(motion.device)
     threshold = ranked.gather(1, kept[:, None] - 1)  # the kept-th largest motion per clip

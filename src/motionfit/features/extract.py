@@ -21,8 +21,8 @@ from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import ConfigError, DataError, ModelError
 from motionfit.features.cache import CONFIG_FILE, CacheRow, FeatureCache
 from motionfit.models.base import VideoClassifier
-from motionfit.models.build import build_model
-from motionfit.models.registry import HeadSpec, get_spec
+from motionfit.models.build import build_model_from_config
+from motionfit.models.registry import get_spec
 from motionfit.models.weights import report_load
 from motionfit.run import RunPaths
 from motionfit.train.datamodule import VideoDataModule
@@ -51,8 +51,7 @@ def features_config(
     recipe = load_config(spec.recipe) if spec.recipe else None
     own = [
         f"sampling.num_frames={spec.default_frames}", f"augment.crop_size={spec.default_size}",
-        f"augment.mean={list(spec.extra.get('mean', (0.485, 0.456, 0.406)))}",
-        f"augment.std={list(spec.extra.get('std', (0.229, 0.224, 0.225)))}",
+        f"augment.mean={list(spec.mean)}", f"augment.std={list(spec.std)}",
         f"model.pretrained={spec.pretrained[0] if spec.pretrained else 'null'}",
     ]  # fmt: skip
     if recipe is not None and recipe.model.name == spec.name:
@@ -111,19 +110,7 @@ def extract_features(
 def _backbone(config: Config, num_classes: int, weights: str | None) -> VideoClassifier:
     """The model as ``motionfit train`` builds it (same seed, so the same initial weights)."""
     torch.manual_seed(config.train.seed)
-    model = build_model(
-        config.model.name,
-        num_classes=num_classes,
-        num_frames=config.sampling.num_frames,
-        image_size=config.augment.crop_size,
-        pretrained=weights,
-        head=HeadSpec(
-            dropout=config.model.dropout,
-            hidden_dim=config.model.hidden_dim,
-            pool=config.model.head,
-        ),
-        drop_path=config.model.drop_path,
-    )
+    model = build_model_from_config(config, num_classes, pretrained=weights)
     if not hasattr(model, "forward_tokens"):
         raise ModelError(
             f"{config.model.name}: cached features need a vjepa2_* or videoprism_* model"

@@ -24,18 +24,13 @@ from motionfit.data.mixing import VideoMixer
 from motionfit.data.records import LabelMap
 from motionfit.errors import ConfigError
 from motionfit.features.cache import FeatureCache
-from motionfit.models.build import build_model
+from motionfit.models.build import build_model_from_config
 from motionfit.models.freeze import freeze_model
-from motionfit.models.registry import HeadSpec
 from motionfit.models.weights import read_state_dict
 from motionfit.run import RunPaths, check_run_dir, claim_run_dir
 from motionfit.train.balance import class_counts, resolve_class_weights
 from motionfit.train.callbacks import CLASSIFICATION_METRICS
-from motionfit.train.datamodule import (
-    BalancedResumableSampler,
-    ResumableLoader,
-    ResumableSampler,
-)
+from motionfit.train.datamodule import ResumableLoader, train_loader
 from motionfit.train.fit import (
     TrainResult,
     best_checkpoint,
@@ -117,26 +112,9 @@ class FeatureDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> ResumableLoader:
         """Seeded shuffle (or class-balanced draws) per epoch, as the video loader's."""
-        options = {
-            "num_replicas": self.trainer.world_size,
-            "rank": self.trainer.global_rank,
-            "drop_last": True,
-            "seed": self.config.train.seed,
-        }
-        if self.config.train.balanced_sampler:
-            sampler = BalancedResumableSampler(
-                self.train_set,
-                labels=self.train_set.labels,
-                num_classes=len(self.labels),
-                **options,
-            )
-        else:
-            sampler = ResumableSampler(self.train_set, shuffle=True, **options)
-        return ResumableLoader(
-            self.train_set,
-            batch_size=self.config.train.batch_size,
-            sampler=sampler,
-            drop_last=True,
+        shard = (self.trainer.world_size, self.trainer.global_rank)
+        return train_loader(
+            self.config, self.train_set, self.train_set.labels, len(self.labels), shard
         )
 
     def val_dataloader(self) -> list[DataLoader]:
@@ -157,13 +135,7 @@ class ProbeTask(VideoClassificationTask):
         """Label-smoothed cross-entropy of the probe (no mixing: see :func:`train_probe`)."""
         logits = self.classify(batch["video"])
         targets = F.one_hot(batch["label"], self.num_classes).to(logits.dtype)
-        loss = F.cross_entropy(
-            logits,
-            targets,
-            weight=self.class_weight,
-            label_smoothing=self.config.train.label_smoothing,
-        )
-        return loss, logits, targets
+        return self.classification_loss(logits, targets), logits, targets
 
     def video_probabilities(self, video: torch.Tensor) -> torch.Tensor:
         """Cached views ``[B, V, N, D]`` -> class probabilities ``[B, K]`` (mean over V)."""
@@ -203,18 +175,7 @@ def train_probe(
     start = check_run_dir(run, "train", resume=False, force=force, inputs=[str(features)])
     labels = LabelMap.load(cache.labels_path)
     torch.manual_seed(config.train.seed)  # the head starts as motionfit train's would
-    model = build_model(
-        config.model.name,
-        num_classes=len(labels),
-        num_frames=config.sampling.num_frames,
-        image_size=config.augment.crop_size,
-        head=HeadSpec(
-            dropout=config.model.dropout,
-            hidden_dim=config.model.hidden_dim,
-            pool=config.model.head,
-        ),
-        drop_path=config.model.drop_path,
-    )
+    model = build_model_from_config(config, len(labels))
     model.load_state_dict(read_state_dict(cache.backbone_path), strict=False)
     count = freeze_model(model, "backbone")
     datamodule = FeatureDataModule(config, cache, labels)
@@ -231,14 +192,7 @@ def train_probe(
     best = best_checkpoint(trainer, run)
     if trainer.is_global_zero and best is not None:
         export_weights(best, run.model)
-    score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
-    return TrainResult(
-        run=run,
-        monitor=config.train.monitor,
-        best_score=float(score) if score is not None else None,
-        epochs=trainer.current_epoch,
-        steps=trainer.global_step,
-    )
+    return TrainResult.of(trainer, run, config.train.monitor)
 
 
 def _check_fixed(base: Config, config: Config) -> None:

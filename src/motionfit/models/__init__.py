@@ -1,1 +1,22 @@
-"""Video models behind one interface: ``build_model(name, ...)`` -> ``VideoClassifier``."""
+"""Video models behind one interface: ``build_model(name, ...)`` -> ``VideoClassifier``.
+
+``list_specs()``/``get_spec(name)`` read the registry (input spec, weight sources, advice);
+``resolve_data_config(config)`` fills the normalization a config leaves to the model.
+"""
+
+from motionfit.models.base import VideoClassifier
+from motionfit.models.build import build_model, build_model_from_config
+from motionfit.models.data_config import resolve_data_config
+from motionfit.models.registry import HeadSpec, ModelSpec, get_spec, list_specs, register_model
+
+__all__ = [
+    "HeadSpec",
+    "ModelSpec",
+    "VideoClassifier",
+    "build_model",
+    "build_model_from_config",
+    "get_spec",
+    "list_specs",
+    "register_model",
+    "resolve_data_config",
+]

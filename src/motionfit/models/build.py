@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from motionfit.errors import ModelError
 from motionfit.models.base import VideoClassifier
 from motionfit.models.registry import HeadSpec, ModelSpec, get_spec
 from motionfit.models.weights import load_classifier_weights, read_state_dict
+
+if TYPE_CHECKING:
+    from motionfit.config import Config
 
 
 def build_model(
@@ -46,6 +51,29 @@ def build_model(
             state = read_state_dict(pretrained)
             model.load_report = load_classifier_weights(model, state, pretrained, lambda k: k)
     return model
+
+
+def build_model_from_config(
+    config: Config,
+    num_classes: int,
+    pretrained: str | None = None,
+    drop_path: float | None = None,
+) -> VideoClassifier:
+    """:func:`build_model` with the model, clip length, input size and head of ``config``;
+    ``drop_path`` defaults to ``model.drop_path`` (0 for inference)."""
+    return build_model(
+        config.model.name,
+        num_classes=num_classes,
+        num_frames=config.sampling.num_frames,
+        image_size=config.augment.crop_size,
+        pretrained=pretrained,
+        head=HeadSpec(
+            dropout=config.model.dropout,
+            hidden_dim=config.model.hidden_dim,
+            pool=config.model.head,
+        ),
+        drop_path=config.model.drop_path if drop_path is None else drop_path,
+    )
 
 
 def _check_input(spec: ModelSpec, num_classes: int, frames: int, size: int) -> None:

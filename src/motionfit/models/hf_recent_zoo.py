@@ -1,38 +1,41 @@
 """V-JEPA 2 and VideoPrism in the registry; their weights load through
-:func:`motionfit.models.hf_zoo.load_hf_pretrained` (hub id or ``save_pretrained`` folder, offline
-safe, with the load report)."""
+:func:`motionfit.models.hf_checkpoint.load_hf_pretrained` (hub id or ``save_pretrained``
+folder, offline safe, with the load report)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from torch import nn
 
+from motionfit.models.hf_checkpoint import load_hf_pretrained
 from motionfit.models.hf_videoprism import PATCH_SIZE as PRISM_PATCH
 from motionfit.models.hf_videoprism import VIDEOPRISM_SIZES, build_videoprism
 from motionfit.models.hf_vjepa2 import PATCH_SIZE, TUBELET_SIZE, VJEPA2_SIZES, build_vjepa2
-from motionfit.models.hf_zoo import IMAGENET_MEAN, IMAGENET_STD, load_hf_pretrained
-from motionfit.models.registry import ModelSpec, register_model
+from motionfit.models.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, register_model
 
-_VJEPA2 = {
+_VJEPA2: dict[str, Any] = {
     "family": "vjepa2",
     "frame_multiple": TUBELET_SIZE,
     "size_multiple": PATCH_SIZE,
     "load_pretrained": load_hf_pretrained,
     "recipe": "vjepa2_l",
     # facebook/vjepa2-vitl-fpc64-256 preprocessor_config.json: ImageNet mean/std
-    "extra": {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "eager_attention": True,
-              "attentive": True},
+    "mean": IMAGENET_MEAN,
+    "std": IMAGENET_STD,
+    "extra": {"eager_attention": True, "attentive": True},
 }  # fmt: skip
-_VIDEOPRISM = {
+_VIDEOPRISM: dict[str, Any] = {
     "family": "videoprism",
     "size_multiple": PRISM_PATCH,
     "load_pretrained": load_hf_pretrained,
     "recipe": "videoprism_b",
     # VideoPrism takes RGB in [0, 1] without mean/std normalization (google-deepmind/videoprism)
-    "extra": {"mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0), "eager_attention": True,
-              "attentive": True},
+    "mean": (0.0, 0.0, 0.0),
+    "std": (1.0, 1.0, 1.0),
+    "extra": {"eager_attention": True, "attentive": True},
 }  # fmt: skip
 
 

@@ -15,15 +15,18 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from motionfit.errors import ModelError
-from motionfit.models.base import VideoClassifier
-from motionfit.models.head import VideoHead
-from motionfit.models.hf_videomae import ViTSize, check_clip_shape
+from motionfit.models.hf_common import (
+    PATCH_SIZE,
+    HFVideoClassifier,
+    ViTSize,
+    check_clip_shape,
+    drop_path_rates,
+    hf_builder,
+)
 from motionfit.models.registry import HeadSpec
 
 if TYPE_CHECKING:  # transformers loads in ~2 s: only the models that use it import it
     from transformers import TimesformerConfig, TimesformerModel
-
-PATCH_SIZE = 16
 
 TIMESFORMER_SIZES: dict[str, ViTSize] = {
     "timesformer_tiny": ViTSize(hidden=96, layers=2, heads=4, mlp=192),
@@ -31,7 +34,7 @@ TIMESFORMER_SIZES: dict[str, ViTSize] = {
 }
 
 
-class TimeSformerClassifier(VideoClassifier):
+class TimeSformerClassifier(HFVideoClassifier):
     """TimeSformer encoder + CLS token + :class:`VideoHead`.
 
     Parameter names follow ``TimesformerForVideoClassification`` (``timesformer.*``) so HF
@@ -40,6 +43,9 @@ class TimeSformerClassifier(VideoClassifier):
 
     family = "timesformer"
     backbone_prefix = "timesformer"
+    hf_model_types = ("timesformer",)
+    hf_arch_fields = ("hidden_size", "num_hidden_layers", "num_attention_heads",
+                      "intermediate_size", "patch_size", "attention_type")  # fmt: skip
 
     def __init__(
         self, config: TimesformerConfig, num_classes: int, head: HeadSpec, drop_path: float
@@ -49,15 +55,7 @@ class TimeSformerClassifier(VideoClassifier):
 
         self.timesformer = TimesformerModel(config)
         _set_drop_path(self.timesformer, drop_path)
-        self.head = VideoHead(config.hidden_size, num_classes, head)
-        self.num_layers = config.num_hidden_layers
-        self.num_frames = config.num_frames
-        self.image_size = config.image_size
-
-    @property
-    def config(self) -> TimesformerConfig:
-        """The transformers config of the encoder."""
-        return self.timesformer.config
+        self.add_vit_head(config, num_classes, head)
 
     @staticmethod
     def position_grids_for(num_frames: int, image_size: int) -> dict[str, tuple[int, ...]]:
@@ -69,37 +67,17 @@ class TimeSformerClassifier(VideoClassifier):
             "timesformer.embeddings.time_embeddings": (num_frames,),
         }
 
-    def position_grids(self) -> dict[str, tuple[int, ...]]:
-        """This model's :meth:`position_grids_for`; a checkpoint's tables are resized to them."""
-        return self.position_grids_for(self.num_frames, self.image_size)
-
     def forward_features(self, video: torch.Tensor) -> torch.Tensor:
         """``[B, C, T, H, W]`` -> the normalized CLS token ``[B, D]``."""
         check_clip_shape(video, self.num_frames, self.image_size, self.family)
         tokens = self.timesformer(pixel_values=video.permute(0, 2, 1, 3, 4)).last_hidden_state
         return tokens[:, 0]
 
-    def layer_id(self, param_name: str) -> int:
-        """0 = patch/position/time embeddings and CLS, ``i + 1`` = encoder layer ``i``,
-        ``L + 1`` = final norm and head."""
-        if param_name.startswith("timesformer.embeddings."):
-            return 0
-        if param_name.startswith("timesformer.encoder.layer."):
-            return int(param_name.split(".")[3]) + 1
-        return self.num_layers + 1
 
-
-def build_timesformer(
-    num_classes: int,
-    num_frames: int,
-    image_size: int,
-    head: HeadSpec,
-    drop_path: float,
-    *,
-    size: ViTSize,
-    eager_attention: bool = False,
-) -> TimeSformerClassifier:
-    """A randomly initialized TimeSformer classifier for ``num_frames`` x ``image_size``².
+def timesformer_config(
+    num_frames: int, image_size: int, size: ViTSize, eager_attention: bool = False
+) -> TimesformerConfig:
+    """The transformers config of a TimeSformer classifier for ``num_frames`` x ``image_size``².
 
     ``eager_attention`` is accepted for a uniform builder interface: transformers' TimeSformer
     always computes attention with plain matmuls, which ``torch.utils.flop_counter`` counts.
@@ -108,17 +86,17 @@ def build_timesformer(
         raise ModelError(f"TimeSformer needs a size divisible by {PATCH_SIZE}; got {image_size}")
     from transformers import TimesformerConfig
 
-    config = TimesformerConfig(
+    return TimesformerConfig(
         num_frames=num_frames,
         image_size=image_size,
         patch_size=PATCH_SIZE,
-        hidden_size=size.hidden,
-        num_hidden_layers=size.layers,
-        num_attention_heads=size.heads,
         intermediate_size=size.mlp,
         attention_type="divided_space_time",
+        **size.hf_fields(),
     )
-    return TimeSformerClassifier(config, num_classes, head, drop_path)
+
+
+build_timesformer = hf_builder(TimeSformerClassifier, timesformer_config)
 
 
 def _set_drop_path(model: TimesformerModel, rate: float) -> None:
@@ -126,6 +104,5 @@ def _set_drop_path(model: TimesformerModel, rate: float) -> None:
     # rejects 0.1, so the per-layer drop path modules are set here (same linear rule as
     # transformers and the TimeSformer repo), with torchvision's StochasticDepth.
     layers = model.encoder.layer
-    rates = torch.linspace(0, rate, len(layers), device="cpu").tolist()
-    for layer, layer_rate in zip(layers, rates, strict=True):
+    for layer, layer_rate in zip(layers, drop_path_rates(rate, len(layers)), strict=True):
         layer.drop_path = StochasticDepth(layer_rate, "row") if layer_rate > 0 else nn.Identity()

@@ -7,7 +7,6 @@ size it was built for (its position table covers exactly that token grid).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -15,30 +14,21 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from motionfit.errors import ModelError
-from motionfit.models.base import VideoClassifier
-from motionfit.models.head import VideoHead
+from motionfit.models.hf_common import (
+    PATCH_SIZE,
+    TUBELET_SIZE,
+    HFVideoClassifier,
+    ViTSize,
+    check_clip_shape,
+    check_tubelet_grid,
+    drop_path_rates,
+    hf_builder,
+    videomae_config,
+)
 from motionfit.models.registry import HeadSpec
 
 if TYPE_CHECKING:  # transformers loads in ~2 s: only the models that use it import it
     from transformers import VideoMAEConfig, VideoMAEModel
-
-PATCH_SIZE = 16
-TUBELET_SIZE = 2
-
-
-@dataclass(frozen=True)
-class ViTSize:
-    """Width, depth, heads and MLP width of a ViT encoder."""
-
-    hidden: int
-    layers: int
-    heads: int
-    mlp: int
-
-    @property
-    def dims(self) -> tuple[int, int]:
-        """``(hidden, layers)``, as HF configs name them ``hidden_size``/``num_hidden_layers``."""
-        return (self.hidden, self.layers)
 
 
 VIDEOMAE_SIZES: dict[str, ViTSize] = {
@@ -49,7 +39,7 @@ VIDEOMAE_SIZES: dict[str, ViTSize] = {
 }
 
 
-class VideoMAEClassifier(VideoClassifier):
+class VideoMAEClassifier(HFVideoClassifier):
     """VideoMAE encoder + mean pooling + ``fc_norm`` + :class:`VideoHead`.
 
     Parameter names follow transformers' ``VideoMAEForVideoClassification`` (``videomae.*``,
@@ -58,6 +48,15 @@ class VideoMAEClassifier(VideoClassifier):
 
     family = "videomae"
     backbone_prefix = "videomae"
+    hf_model_types = ("videomae",)
+    hf_arch_fields = ("hidden_size", "num_hidden_layers", "num_attention_heads",
+                      "intermediate_size", "patch_size", "tubelet_size")  # fmt: skip
+    # HF VideoMAE checkpoints (and transformers 5's save_pretrained) name the query/value biases
+    # q_bias/v_bias; transformers renames them on load (its conversion_mapping.py), as we do.
+    hf_renames = (
+        (".attention.attention.q_bias", ".attention.attention.query.bias"),
+        (".attention.attention.v_bias", ".attention.attention.value.bias"),
+    )
 
     def __init__(
         self, config: VideoMAEConfig, num_classes: int, head: HeadSpec, drop_path: float
@@ -68,26 +67,15 @@ class VideoMAEClassifier(VideoClassifier):
         self.videomae = VideoMAEModel(config)
         _add_drop_path(self.videomae, drop_path)
         self.fc_norm = nn.LayerNorm(config.hidden_size)
-        self.head = VideoHead(config.hidden_size, num_classes, head)
-        self.num_layers = config.num_hidden_layers
-        self.num_frames = config.num_frames
-        self.image_size = config.image_size
-
-    @property
-    def config(self) -> VideoMAEConfig:
-        """The transformers config of the encoder."""
-        return self.videomae.config
+        self.add_vit_head(config, num_classes, head)
 
     @staticmethod
     def position_grids_for(num_frames: int, image_size: int) -> dict[str, tuple[int, ...]]:
-        """Token grid ``(t, h, w)`` of the position table of a model at this clip shape."""
+        """Token grid ``(t, h, w)`` of the position table of a model at this clip shape (the
+        default table is a fixed sinusoid and is not saved; a learned table from a checkpoint is
+        resized to this grid)."""
         side = image_size // PATCH_SIZE
         return {"videomae.embeddings.position_embeddings": (num_frames // TUBELET_SIZE, side, side)}
-
-    def position_grids(self) -> dict[str, tuple[int, ...]]:
-        """This model's :meth:`position_grids_for` (the default table is a fixed sinusoid and is
-        not saved; a learned table from a checkpoint is resized to this grid)."""
-        return self.position_grids_for(self.num_frames, self.image_size)
 
     def set_position_table(self, table: torch.Tensor) -> None:
         """Replace the fixed sinusoid table by ``table`` ``[1, t*h*w, D]`` (e.g. learned weights
@@ -107,50 +95,25 @@ class VideoMAEClassifier(VideoClassifier):
         tokens = self.videomae(pixel_values=video.permute(0, 2, 1, 3, 4)).last_hidden_state
         return self.fc_norm(tokens.mean(dim=1))
 
-    def layer_id(self, param_name: str) -> int:
-        """0 = patch embedding, ``i + 1`` = encoder layer ``i``, ``L + 1`` = fc_norm and head."""
-        if param_name.startswith("videomae.embeddings."):
-            return 0
-        if param_name.startswith("videomae.encoder.layer."):
-            return int(param_name.split(".")[3]) + 1
-        return self.num_layers + 1
 
-
-def build_videomae(
-    num_classes: int,
-    num_frames: int,
-    image_size: int,
-    head: HeadSpec,
-    drop_path: float,
-    *,
-    size: ViTSize,
-    eager_attention: bool = False,
-) -> VideoMAEClassifier:
-    """A randomly initialized VideoMAE classifier for ``num_frames`` x ``image_size``².
+def videomae_model_config(
+    num_frames: int, image_size: int, size: ViTSize, eager_attention: bool = False
+) -> VideoMAEConfig:
+    """The transformers config of a VideoMAE classifier for ``num_frames`` x ``image_size``².
 
     ``eager_attention`` builds plain matmul attention instead of SDPA (same results; needed by
     ``torch.utils.flop_counter``, which does not count SDPA on CPU).
     """
-    if num_frames % TUBELET_SIZE or image_size % PATCH_SIZE:
-        raise ModelError(
-            f"VideoMAE needs frames divisible by {TUBELET_SIZE} and a size divisible by "
-            f"{PATCH_SIZE}; got {num_frames} frames at {image_size}px"
-        )
-    from transformers import VideoMAEConfig
-
-    config = VideoMAEConfig(
-        num_frames=num_frames,
-        image_size=image_size,
-        patch_size=PATCH_SIZE,
-        tubelet_size=TUBELET_SIZE,
-        hidden_size=size.hidden,
-        num_hidden_layers=size.layers,
-        num_attention_heads=size.heads,
-        intermediate_size=size.mlp,
-        use_mean_pooling=True,
+    check_tubelet_grid("VideoMAE", num_frames, image_size)
+    return videomae_config(
+        num_frames,
+        image_size,
+        size,
         attn_implementation="eager" if eager_attention else "sdpa",
     )
-    return VideoMAEClassifier(config, num_classes, head, drop_path)
+
+
+build_videomae = hf_builder(VideoMAEClassifier, videomae_model_config)
 
 
 def _add_drop_path(encoder: VideoMAEModel, rate: float) -> None:
@@ -158,17 +121,7 @@ def _add_drop_path(encoder: VideoMAEModel, rate: float) -> None:
     # parameter-free dropout that ends each residual branch (attention and MLP), so parameter
     # names stay those of HF checkpoints; rates rise linearly with depth as in VideoMAE/timm.
     layers = encoder.encoder.layer
-    rates = torch.linspace(0, rate, len(layers), device="cpu").tolist()
-    for layer, layer_rate in zip(layers, rates, strict=True):
+    for layer, layer_rate in zip(layers, drop_path_rates(rate, len(layers)), strict=True):
         if layer_rate > 0:
             for branch in (layer.attention.output, layer.output):
                 branch.dropout = nn.Sequential(branch.dropout, StochasticDepth(layer_rate, "row"))
-
-
-def check_clip_shape(video: torch.Tensor, num_frames: int, image_size: int, family: str) -> None:
-    """Raise a :class:`ModelError` unless ``video`` is ``[B, 3, num_frames, size, size]``."""
-    if video.ndim != 5 or tuple(video.shape[1:]) != (3, num_frames, image_size, image_size):
-        raise ModelError(
-            f"{family} model built for [B, 3, {num_frames}, {image_size}, {image_size}] clips "
-            f"got {list(video.shape)}; build it with the clip's frames and size"
-        )

@@ -18,9 +18,8 @@ import torch
 from torch import nn
 
 from motionfit.errors import ModelError
-from motionfit.models.base import VideoClassifier
 from motionfit.models.head import VideoHead
-from motionfit.models.hf_videomae import check_clip_shape
+from motionfit.models.hf_common import HFVideoClassifier, check_clip_shape, hf_builder
 from motionfit.models.registry import HeadSpec
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ VIDEOPRISM_SIZES: dict[str, PrismSize] = {
 }
 
 
-class VideoPrismClassifier(VideoClassifier):
+class VideoPrismClassifier(HFVideoClassifier):
     """VideoPrism encoder + attention (or mean) pooling + :class:`VideoHead`.
 
     The encoder is ``vision_model.*`` as in ``VideoPrismForVideoClassification``; its pooling
@@ -94,11 +93,6 @@ class VideoPrismClassifier(VideoClassifier):
         self.num_frames = config.num_frames
         self.image_size = config.image_size
 
-    @property
-    def config(self) -> VideoPrismVisionConfig:
-        """The transformers config of the encoder."""
-        return self.vision_model.config
-
     @staticmethod
     def position_grids_for(num_frames: int, image_size: int) -> dict[str, tuple[int, ...]]:
         """Token grids of the spatial ``(h, w)`` and temporal ``(t,)`` position tables."""
@@ -107,10 +101,6 @@ class VideoPrismClassifier(VideoClassifier):
             "vision_model.spatial_embeddings.position_embeddings": (side, side),
             "vision_model.temporal_embeddings.position_embeddings": (num_frames,),
         }
-
-    def position_grids(self) -> dict[str, tuple[int, ...]]:
-        """This model's :meth:`position_grids_for`."""
-        return self.position_grids_for(self.num_frames, self.image_size)
 
     def forward_tokens(self, video: torch.Tensor) -> torch.Tensor:
         """``[B, C, T, H, W]`` -> encoder tokens ``[B, T * (H/18) * (W/18), D]``."""
@@ -154,17 +144,10 @@ class VideoPrismClassifier(VideoClassifier):
         return super().no_weight_decay() | (extra & names)
 
 
-def build_videoprism(
-    num_classes: int,
-    num_frames: int,
-    image_size: int,
-    head: HeadSpec,
-    drop_path: float,
-    *,
-    size: PrismSize,
-    eager_attention: bool = False,
-) -> VideoPrismClassifier:
-    """A randomly initialized VideoPrism classifier for ``num_frames`` x ``image_size``².
+def videoprism_config(
+    num_frames: int, image_size: int, size: PrismSize, eager_attention: bool = False
+) -> VideoPrismVisionConfig:
+    """The transformers config of a VideoPrism classifier for ``num_frames`` x ``image_size``².
 
     ``eager_attention`` is accepted for the model cards; VideoPrism's soft-capped attention is
     always computed eagerly (transformers has no SDPA path for it)."""
@@ -172,7 +155,7 @@ def build_videoprism(
         raise ModelError(f"VideoPrism needs a size divisible by {PATCH_SIZE}; got {image_size}px")
     from transformers import VideoPrismVisionConfig
 
-    config = VideoPrismVisionConfig(
+    return VideoPrismVisionConfig(
         image_size=image_size,
         num_frames=num_frames,
         tubelet_size=[1, PATCH_SIZE, PATCH_SIZE],
@@ -183,4 +166,6 @@ def build_videoprism(
         intermediate_size=size.mlp,
         attn_implementation="eager",
     )
-    return VideoPrismClassifier(config, num_classes, head, drop_path)
+
+
+build_videoprism = hf_builder(VideoPrismClassifier, videoprism_config)

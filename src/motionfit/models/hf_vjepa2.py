@@ -14,17 +14,21 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from motionfit.errors import ModelError
-from motionfit.models.base import VideoClassifier
 from motionfit.models.head import VideoHead
-from motionfit.models.hf_videomae import ViTSize, check_clip_shape
+from motionfit.models.hf_common import (
+    PATCH_SIZE,
+    TUBELET_SIZE,
+    HFVideoClassifier,
+    ViTSize,
+    check_clip_shape,
+    check_tubelet_grid,
+    encoder_layer_id,
+    hf_builder,
+)
 from motionfit.models.registry import HeadSpec
 
 if TYPE_CHECKING:
     from transformers import VJEPA2Config
-
-PATCH_SIZE = 16
-TUBELET_SIZE = 2
 
 # Sizes of the encoders transformers ships (facebook/vjepa2-vit{l,h,g}-fpc64-{256,384}); ViT-g's
 # MLP ratio is 48/11 (vit_giant_xformers, facebookresearch/vjepa2 src/models/vision_transformer.py).
@@ -37,7 +41,7 @@ VJEPA2_SIZES: dict[str, ViTSize] = {
 }
 
 
-class VJEPA2Classifier(VideoClassifier):
+class VJEPA2Classifier(HFVideoClassifier):
     """V-JEPA 2 encoder + attentive (or mean) pooling + :class:`VideoHead`.
 
     Parameter names follow ``VJEPA2ForVideoClassification`` (``vjepa2.encoder.*``,
@@ -73,20 +77,6 @@ class VJEPA2Classifier(VideoClassifier):
         self.num_frames = config.frames_per_clip
         self.image_size = config.crop_size
 
-    @property
-    def config(self) -> VJEPA2Config:
-        """The transformers config of the encoder."""
-        return self.vjepa2.config
-
-    @staticmethod
-    def position_grids_for(num_frames: int, image_size: int) -> dict[str, tuple[int, ...]]:
-        """No position tables: rotary embeddings fit any token grid."""
-        return {}
-
-    def position_grids(self) -> dict[str, tuple[int, ...]]:
-        """No position tables (see :meth:`position_grids_for`)."""
-        return {}
-
     def forward_tokens(self, video: torch.Tensor) -> torch.Tensor:
         """``[B, C, T, H, W]`` -> encoder tokens ``[B, T/2 * (H/16) * (W/16), D]``."""
         check_clip_shape(video, self.num_frames, self.image_size, self.family)
@@ -106,13 +96,9 @@ class VJEPA2Classifier(VideoClassifier):
     def layer_id(self, param_name: str) -> int:
         """0 = patch embedding, ``i + 1`` = encoder layer ``i`` (the final norm goes with the
         last layer), ``L + 1`` = pooler, ``fc_norm`` and head."""
-        if param_name.startswith("vjepa2.encoder.embeddings."):
-            return 0
-        if param_name.startswith("vjepa2.encoder.layer."):
-            return int(param_name.split(".")[3]) + 1
         if param_name.startswith("vjepa2.encoder.layernorm."):
             return self.num_layers
-        return self.num_layers + 1
+        return encoder_layer_id(param_name, self.backbone_prefix, self.num_layers)
 
     def no_weight_decay(self) -> set[str]:
         """Norms, biases and the pooler's query token."""
@@ -120,32 +106,18 @@ class VJEPA2Classifier(VideoClassifier):
         return super().no_weight_decay() | ({"pooler.query_tokens"} & names)
 
 
-def build_vjepa2(
-    num_classes: int,
-    num_frames: int,
-    image_size: int,
-    head: HeadSpec,
-    drop_path: float,
-    *,
-    size: ViTSize,
-    eager_attention: bool = False,
-) -> VJEPA2Classifier:
-    """A randomly initialized V-JEPA 2 classifier for ``num_frames`` x ``image_size``²."""
-    if num_frames % TUBELET_SIZE or image_size % PATCH_SIZE:
-        raise ModelError(
-            f"V-JEPA 2 needs frames divisible by {TUBELET_SIZE} and a size divisible by "
-            f"{PATCH_SIZE}; got {num_frames} frames at {image_size}px"
-        )
+def vjepa2_config(
+    num_frames: int, image_size: int, size: ViTSize, eager_attention: bool = False
+) -> VJEPA2Config:
+    """The transformers config of a V-JEPA 2 classifier for ``num_frames`` x ``image_size``²."""
+    check_tubelet_grid("V-JEPA 2", num_frames, image_size)
     from transformers import VJEPA2Config
 
-    config = VJEPA2Config(
+    return VJEPA2Config(
         crop_size=image_size,
         frames_per_clip=num_frames,
         patch_size=PATCH_SIZE,
         tubelet_size=TUBELET_SIZE,
-        hidden_size=size.hidden,
-        num_hidden_layers=size.layers,
-        num_attention_heads=size.heads,
         mlp_ratio=size.mlp / size.hidden,
         num_pooler_layers=1 if size.hidden < 256 else 3,  # 3: VJEPA2Config default, as released
         # the predictor is dropped after construction (pretraining only): build it minimal
@@ -153,5 +125,8 @@ def build_vjepa2(
         pred_num_hidden_layers=1,
         pred_num_attention_heads=2,
         attn_implementation="eager" if eager_attention else "sdpa",
+        **size.hf_fields(),
     )
-    return VJEPA2Classifier(config, num_classes, head, drop_path)
+
+
+build_vjepa2 = hf_builder(VJEPA2Classifier, vjepa2_config)

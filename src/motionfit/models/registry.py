@@ -13,6 +13,12 @@ from torch import nn
 
 from motionfit.errors import ModelError
 
+# the normalization of models whose weights do not say otherwise (SlowFast's Kinetics default)
+KINETICS_MEAN = (0.45, 0.45, 0.45)
+KINETICS_STD = (0.225, 0.225, 0.225)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 @dataclass(frozen=True)
 class HeadSpec:
@@ -32,8 +38,10 @@ class ModelSpec:
         family: ``swin``, ``mvit``, ``timesformer``, ``videomae`` or ``cnn``.
         builder: ``builder(num_classes, num_frames, image_size, head, drop_path)`` -> module
             (random init; pretrained weights are loaded afterwards by ``build_model``).
-        default_frames: clip length of the reference recipe.
-        default_size: input size of the reference recipe.
+        default_frames: clip length of the reference recipe (the model's input spec).
+        default_size: input size of the reference recipe (the model's input spec).
+        mean: per-channel input mean of the model's weights, for RGB scaled to [0, 1].
+        std: per-channel input std of the model's weights.
         frame_multiple: clip lengths must be a multiple of this (tubelet / patch size).
         size_multiple: input sizes must be a multiple of this.
         pretrained: known weight sources, e.g. ``torchvision:KINETICS400_V1`` or
@@ -43,6 +51,7 @@ class ModelSpec:
         tiny: a CPU-sized variant for demos and tests.
         load_pretrained: ``load_pretrained(model, source) -> LoadReport`` for this family's
             weight sources (adapting position embeddings to the model's frames and size).
+        extra: family flags (``eager_attention``, ``attentive``).
     """
 
     name: str
@@ -57,6 +66,8 @@ class ModelSpec:
     recipe: str | None = None
     tiny: bool = False
     load_pretrained: Callable[..., object] | None = None
+    mean: tuple[float, float, float] = KINETICS_MEAN
+    std: tuple[float, float, float] = KINETICS_STD
     extra: dict[str, object] = field(default_factory=dict)
 
 

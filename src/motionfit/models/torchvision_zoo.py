@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchvision
@@ -442,7 +443,7 @@ def _pretrained_sources(tv_model: str) -> tuple[str, ...]:
     return tuple(f"torchvision:{w.name}" for w in torchvision.models.get_model_weights(tv_model))
 
 
-def _normalization(tv_model: str) -> dict[str, object]:
+def _normalization(tv_model: str) -> dict[str, Any]:
     """The input mean/std the model's torchvision weights were trained with."""
     preset = torchvision.models.get_model_weights(tv_model).DEFAULT.transforms()
     return {"mean": tuple(preset.mean), "std": tuple(preset.std)}
@@ -469,7 +470,7 @@ def _register() -> None:
                 use_if=swin_advice[name],
                 recipe="swin3d_b" if name == "swin3d_b" else "swin3d_t",
                 load_pretrained=_torchvision_loader(name, "head.", None),
-                extra=_normalization(name),
+                **_normalization(name),
             )
         )
     register_model(
@@ -483,7 +484,7 @@ def _register() -> None:
             size_multiple=32,
             use_if="CPU demos and tests of the Video Swin code path (random init)",
             tiny=True,
-            extra=_normalization("swin3d_t"),
+            **_normalization("swin3d_t"),
             load_pretrained=_torchvision_loader(None, "head.", None),
         )
     )
@@ -506,7 +507,7 @@ def _register() -> None:
                 use_if=mvit_advice[name],
                 recipe=name,
                 load_pretrained=_torchvision_loader(name, "head.1.", adapt_mvit_positions),
-                extra=_normalization(name),
+                **_normalization(name),
             )
         )
     register_model(
@@ -520,7 +521,7 @@ def _register() -> None:
             size_multiple=32,
             use_if="CPU demos and tests of the MViT v2 code path (random init)",
             tiny=True,
-            extra=_normalization("mvit_v2_s"),
+            **_normalization("mvit_v2_s"),
             load_pretrained=_torchvision_loader(None, "head.1.", adapt_mvit_positions),
         )
     )
@@ -536,7 +537,7 @@ def _register() -> None:
             use_if="a CNN baseline: cheap at 112 px, no attention",
             recipe="r2plus1d_18",
             load_pretrained=_torchvision_loader("r2plus1d_18", "fc.", None),
-            extra=_normalization("r2plus1d_18"),
+            **_normalization("r2plus1d_18"),
         )
     )
 

@@ -11,10 +11,17 @@ unexpected.
 from __future__ import annotations
 
 import torch
-from transformers import VideoMAEConfig, VideoMAEForPreTraining
+from transformers import VideoMAEForPreTraining
 
 from motionfit.errors import ConfigError
-from motionfit.models.hf_videomae import PATCH_SIZE, TUBELET_SIZE, VIDEOMAE_SIZES, ViTSize
+from motionfit.models.hf_common import (
+    PATCH_SIZE,
+    TUBELET_SIZE,
+    ViTSize,
+    encoder_layer_id,
+    videomae_config,
+)
+from motionfit.models.hf_videomae import VIDEOMAE_SIZES
 from motionfit.models.registry import get_spec
 
 DEFAULT_DECODER_DEPTH = 4  # VideoMAE's --decoder_depth default (run_mae_pretraining.py)
@@ -37,11 +44,7 @@ class VideoMAEPretrainer(VideoMAEForPreTraining):
 
     def layer_id(self, param_name: str) -> int:
         """0 = patch embedding, ``i + 1`` = encoder layer ``i``, ``L + 1`` = the decoder side."""
-        if param_name.startswith("videomae.embeddings."):
-            return 0
-        if param_name.startswith("videomae.encoder.layer."):
-            return int(param_name.split(".")[3]) + 1
-        return self.num_layers + 1
+        return encoder_layer_id(param_name, "videomae", self.num_layers)
 
     def no_weight_decay(self) -> set[str]:
         """Biases, norms and the mask token take no weight decay (as in VideoMAE and MAE; the
@@ -104,16 +107,10 @@ def build_pretrainer(
     check_pretrainable(name, num_frames, image_size)
     encoder = VIDEOMAE_SIZES[name]
     decoder = decoder_size(encoder, decoder_depth or DEFAULT_DECODER_DEPTH)
-    config = VideoMAEConfig(
-        num_frames=num_frames,
-        image_size=image_size,
-        patch_size=PATCH_SIZE,
-        tubelet_size=TUBELET_SIZE,
-        hidden_size=encoder.hidden,
-        num_hidden_layers=encoder.layers,
-        num_attention_heads=encoder.heads,
-        intermediate_size=encoder.mlp,
-        use_mean_pooling=True,
+    config = videomae_config(
+        num_frames,
+        image_size,
+        encoder,
         decoder_hidden_size=decoder.hidden,
         decoder_num_hidden_layers=decoder.layers,
         decoder_num_attention_heads=decoder.heads,

@@ -8,6 +8,7 @@ clean-train and validation accuracy is measured every epoch.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -38,7 +39,7 @@ class ResumableSampler(DistributedSampler):
     """torch's ``DistributedSampler`` (seeded shuffle per epoch, one shard per rank) that can
     start an epoch part-way, and that keeps the dataset's epoch in step with its own."""
 
-    def __init__(self, dataset: VideoClipDataset, **kwargs: object) -> None:
+    def __init__(self, dataset: VideoClipDataset, **kwargs: Any) -> None:
         super().__init__(dataset, **kwargs)
         self.resume_epoch = -1
         self.resume_skip = 0
@@ -68,7 +69,7 @@ class ResumableLoader(DataLoader):
 
     sampler: ResumableSampler
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batches_done = 0
 
@@ -83,6 +84,38 @@ class ResumableLoader(DataLoader):
         self.sampler.resume_epoch = int(state["epoch"])
         self.sampler.resume_skip = int(state["batches_done"]) * int(self.batch_size or 1)
         self.batches_done = int(state["batches_done"])
+
+
+def train_loader(
+    config: Config,
+    dataset: Any,
+    labels: list[int],
+    num_classes: int,
+    shard: tuple[int, int],
+    loader_options: dict[str, Any] | None = None,
+) -> ResumableLoader:
+    """The training loader of ``config``: full batches drawn by a seeded shuffle, or
+    class-balanced over ``labels`` (``train.balanced_sampler``); sharded by ``shard``
+    ``(world_size, rank)``, resumable mid-epoch. ``loader_options`` go to the DataLoader."""
+    options: dict[str, Any] = {
+        "num_replicas": shard[0],
+        "rank": shard[1],
+        "drop_last": True,
+        "seed": config.train.seed,
+    }
+    if config.train.balanced_sampler:
+        sampler: ResumableSampler = BalancedResumableSampler(
+            dataset, labels=labels, num_classes=num_classes, **options
+        )
+    else:
+        sampler = ResumableSampler(dataset, shuffle=True, **options)
+    return ResumableLoader(
+        dataset,
+        batch_size=config.train.batch_size,
+        sampler=sampler,
+        drop_last=True,
+        **(loader_options or {}),
+    )
 
 
 class VideoDataModule(L.LightningDataModule):
@@ -234,23 +267,10 @@ class VideoDataModule(L.LightningDataModule):
     def train_dataloader(self) -> ResumableLoader:
         """Shuffled (or class-balanced: ``train.balanced_sampler``), sharded per rank,
         resumable mid-epoch."""
-        options = {"num_replicas": self._world_size(), "rank": self._rank(), "drop_last": True}
-        if self.config.train.balanced_sampler:
-            labels = [r.label for r in self.train_records]
-            sampler = BalancedResumableSampler(
-                self.train_set, labels=labels, num_classes=len(self.labels),
-                seed=self.config.train.seed, **options,
-            )  # fmt: skip
-        else:
-            sampler = ResumableSampler(
-                self.train_set, shuffle=True, seed=self.config.train.seed, **options
-            )
-        return ResumableLoader(
-            self.train_set,
-            batch_size=self.config.train.batch_size,
-            sampler=sampler,
-            drop_last=True,
-            **self._loader_options(),
+        labels = [r.label for r in self.train_records]
+        shard = (self._world_size(), self._rank())
+        return train_loader(
+            self.config, self.train_set, labels, len(self.labels), shard, self._loader_options()
         )
 
     def val_dataloader(self) -> list[DataLoader]:

@@ -23,9 +23,9 @@ from motionfit.atomic import atomic_write_bytes
 from motionfit.config import Config, dump_config, load_config
 from motionfit.errors import ConfigError, DataError, RunError
 from motionfit.models.adapt import adapt_for_training
-from motionfit.models.build import build_model
+from motionfit.models.build import build_model_from_config
 from motionfit.models.lora import merge_lora_file
-from motionfit.models.registry import HeadSpec, get_spec
+from motionfit.models.registry import get_spec
 from motionfit.models.weights import report_load
 from motionfit.run import RunPaths, check_run_dir, claim_run_dir
 from motionfit.train.callbacks import (
@@ -61,6 +61,22 @@ class TrainResult:
     steps: int
     test_metrics: dict | None = None
 
+    @classmethod
+    def of(
+        cls, trainer: L.Trainer, run: RunPaths, monitor: str, test_metrics: dict | None = None
+    ) -> TrainResult:
+        """The result of ``trainer``'s finished fit into ``run``."""
+        callback = trainer.checkpoint_callback
+        score = callback.best_model_score if callback is not None else None
+        return cls(
+            run=run,
+            monitor=monitor,
+            best_score=float(score) if score is not None else None,
+            epochs=trainer.current_epoch,
+            steps=trainer.global_step,
+            test_metrics=test_metrics,
+        )
+
 
 def train(
     config: Config,
@@ -90,18 +106,8 @@ def train(
     labels = datamodule.prepare_records()  # bad data or settings fail before anything is written
     config = datamodule.config  # with the frame rate strides are counted at (stride_fps)
     torch.manual_seed(config.train.seed)
-    model = build_model(
-        config.model.name,
-        num_classes=len(labels),
-        num_frames=config.sampling.num_frames,
-        image_size=config.augment.crop_size,
-        pretrained=_initial_weights(config, init_from),
-        head=HeadSpec(
-            dropout=config.model.dropout,
-            hidden_dim=config.model.hidden_dim,
-            pool=config.model.head,
-        ),
-        drop_path=config.model.drop_path,
+    model = build_model_from_config(
+        config, len(labels), pretrained=_initial_weights(config, init_from)
     )
     adapted = adapt_for_training(model, config.model)  # model.freeze, model.lora
     apply_speed_switches(model, get_spec(config.model.name).family, config.train)
@@ -127,15 +133,7 @@ def train(
             merge_lora_file(adapted.lora, run.model)  # plain weights: loads without PEFT
         if config.data.test:
             test_metrics = evaluate_test_set(run, config.data.test)
-    score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
-    return TrainResult(
-        run=run,
-        monitor=config.train.monitor,
-        best_score=float(score) if score is not None else None,
-        epochs=trainer.current_epoch,
-        steps=trainer.global_step,
-        test_metrics=test_metrics,
-    )
+    return TrainResult.of(trainer, run, config.train.monitor, test_metrics)
 
 
 def data_inputs(config: Config) -> list[str | None]:

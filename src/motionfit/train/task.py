@@ -163,13 +163,17 @@ class VideoClassificationTask(SteppedVideoTask):
         video, targets = self.mixer(video, labels, generator)
         targets = targets.to(video.device)
         logits = self.model(video)
-        loss = F.cross_entropy(
+        return self.classification_loss(logits, targets), logits, targets
+
+    def classification_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of ``logits`` against soft ``targets``, with the class weights and
+        ``train.label_smoothing``."""
+        return F.cross_entropy(
             logits,
             targets,
             weight=self.class_weight,
             label_smoothing=self.config.train.label_smoothing,
         )
-        return loss, logits, targets
 
     def _clip_keys(self, batch: dict) -> list[tuple[int, ...]]:
         """(seed, epoch, dataset index, repeat) of every clip of the (flattened) batch: the

@@ -57,14 +57,10 @@ class DataWaitTimer(L.Callback):
         self._mark = now
 
     def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: object,
-        batch: object,
-        batch_idx: int,
+        self, trainer: L.Trainer, pl_module: L.LightningModule, *step: object
     ) -> None:
-        """The step is done: count its compute time and log the epoch's data-wait share."""
+        """The step is done: count its compute time and log the epoch's data-wait share
+        (``step``: the step's outputs, batch and index, unused)."""
         now = time.perf_counter()
         self.compute += now - self._mark
         self._mark = now
