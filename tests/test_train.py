@@ -106,6 +106,25 @@ def test_a_new_run_never_overwrites_an_existing_one(videos, tmp_path):
     assert (out / "config.yaml").read_text() == "precious: true\n"
 
 
+def test_last_checkpoint_is_written_after_every_epoch(videos, tmp_path):
+    """A run killed between epochs can resume: ``last.ckpt`` exists (and is that epoch's) as
+    soon as each epoch ends, not only when training finishes (Lightning >= 2.6 regression)."""
+    import lightning as L
+
+    out = tmp_path / "run"
+    seen: list[tuple[int, int | None]] = []
+
+    class Probe(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            last = out / "checkpoints" / "last.ckpt"
+            step = torch.load(last, weights_only=True)["global_step"] if last.is_file() else None
+            seen.append((trainer.global_step, step))
+
+    train(_config(videos, "train.epochs=3"), out, progress=False, callbacks=[Probe()])
+    assert len(seen) == 3 and seen[0] == (0, None)
+    assert all(step == global_step for global_step, step in seen[1:]), seen
+
+
 def test_training_loss_decreases(videos, tmp_path):
     out = tmp_path / "run"
     overrides = ["train.epochs=12", "augment.enabled=false", "model.dropout=0", "optim.lr=0.003"]

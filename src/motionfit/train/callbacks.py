@@ -187,6 +187,10 @@ class LastCheckpoint(ModelCheckpoint):
     an epoch's last batch: Lightning resumes a checkpoint taken there without running that
     epoch's validation and end-of-epoch hooks (its metrics row would be lost). A kill between
     the last batch and the epoch-end checkpoint resumes from the step before and repeats it.
+
+    Lightning >= 2.6 saves ``last`` only after a top-k checkpoint of the same step, and this
+    callback keeps no top-k checkpoints (``best.ckpt`` has its own callback): its hooks save
+    ``last`` themselves, on ModelCheckpoint's schedule.
     """
 
     def on_train_batch_end(
@@ -200,7 +204,23 @@ class LastCheckpoint(ModelCheckpoint):
         """Save on the step schedule, except at the epoch's last batch."""
         if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             return
-        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        steps = self._every_n_train_steps
+        if steps >= 1 and trainer.global_step % steps == 0:
+            self._save_last(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Save at the end of every epoch (when validation runs once per epoch)."""
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Save after validation when it runs at other times than once per epoch."""
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last(trainer)
+
+    def _save_last(self, trainer: L.Trainer) -> None:
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
 class SigtermCheckpoint(L.Callback):

@@ -14,7 +14,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from motionfit.config import Config
@@ -51,6 +51,17 @@ class SteppedVideoTask(L.LightningModule):
         self.model = model
         self.normalize = VideoNormalize.from_config(config.augment)
         self._step_started = 0.0
+
+    def on_train_epoch_start(self) -> None:
+        """Clear the running training metrics at the start of a new epoch. They are kept in
+        checkpoints for exact mid-epoch resume, so a checkpoint taken at an epoch's end still
+        holds that epoch's totals (Lightning resets them after the checkpoint); a run resumed
+        from it must not count them into the next epoch."""
+        progress = self.trainer.fit_loop.epoch_loop.batch_progress
+        if progress.current.completed == 0 or progress.is_last_batch:
+            for metric in self.modules():
+                if isinstance(metric, Metric) and any(metric._persistent.values()):
+                    metric.reset()
 
     def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
         """Seed this step's randomness from (seed, global step, rank)."""
