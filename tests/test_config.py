@@ -235,12 +235,20 @@ def test_cli_config_show_says_where_normalization_comes_from(capsys):
     assert yaml.safe_load(out)["augment"]["mean"] == [0.0, 0.0, 0.0]
 
 
-def test_null_normalization_takes_the_model_s_even_over_a_recipe():
+def test_recipes_take_the_model_s_normalization_unless_they_set_their_own(tmp_path):
     from motionfit.models.registry import get_spec
 
-    config = load_config(
-        "mvit_v2_s", ["model.name=swin3d_t", "augment.mean=null", "augment.std=null"]
+    swin = get_spec("swin3d_t")
+    # the trap: MViT's recipe with Swin's weights now normalizes as Swin
+    config = load_config("mvit_v2_s", ["model.name=swin3d_t"])
+    assert (config.augment.mean, config.augment.std) == (swin.mean, swin.std)
+    assert load_config("mvit_v2_s").augment.mean == get_spec("mvit_v2_s").mean
+    # a config that sets values on purpose keeps them; null asks for the model's again
+    own = tmp_path / "own.yaml"
+    own.write_text(
+        "extends: mvit_v2_s\naugment:\n  mean: [0.5, 0.5, 0.5]\n  std: [0.5, 0.5, 0.5]\n"
     )
-    spec = get_spec("swin3d_t")
-    assert (config.augment.mean, config.augment.std) == (spec.mean, spec.std)
-    assert load_config("mvit_v2_s", ["model.name=swin3d_t"]).augment.mean == (0.45, 0.45, 0.45)
+    kept = load_config(own, ["model.name=swin3d_t"])
+    assert kept.augment.mean == (0.5, 0.5, 0.5) and kept.augment.std == (0.5, 0.5, 0.5)
+    reset = load_config(own, ["model.name=swin3d_t", "augment.mean=null", "augment.std=null"])
+    assert (reset.augment.mean, reset.augment.std) == (swin.mean, swin.std)
