@@ -26,10 +26,15 @@ def set_quiet(quiet: bool) -> None:
     _state["quiet"] = quiet
 
 
-def progress_bar(description: str, console: Console | None = None) -> Progress:
+def progress_bar(
+    description: str, console: Console | None = None, enabled: bool | None = None
+) -> Progress:
     """A rich ``Progress`` on stderr: description, bar, done/total, elapsed, ETA; disabled
-    when stderr is not a terminal or after ``set_quiet(True)``."""
+    when stderr is not a terminal or after ``set_quiet(True)``, unless ``enabled`` says
+    otherwise."""
     console = console or Console(stderr=True)
+    if enabled is None:
+        enabled = not _state["quiet"] and console.is_terminal
     return Progress(
         TextColumn(description),
         BarColumn(),
@@ -38,7 +43,7 @@ def progress_bar(description: str, console: Console | None = None) -> Progress:
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console,
-        disable=_state["quiet"] or not console.is_terminal,
+        disable=not enabled,
         transient=True,
     )
 

@@ -304,28 +304,10 @@ def _run(
     jobs: list[_Job], settings: PrepareSettings, workers: int | None, progress: bool | None
 ) -> Iterator[tuple[_Job, dict, str | None]]:
     """(job, manifest entry, None) or (job, {}, reason) per job, as they finish."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from motionfit.progress import progress_bar
 
-    console = Console(stderr=True)
-    show = console.is_terminal if progress is None else progress
-    columns = (
-        TextColumn("preparing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
     workers = workers or os.cpu_count() or 1
-    with Progress(*columns, console=console, disable=not show) as bar:
+    with progress_bar("preparing", enabled=progress) as bar:
         task = bar.add_task("prepare", total=len(jobs))
         if workers == 1 or len(jobs) <= 1:
             results = (_job(job, settings) for job in jobs)
