@@ -33,7 +33,7 @@ from motionfit.features.probe import FeatureDataset
 from motionfit.models.base import VideoClassifier
 from motionfit.models.build import build_model
 from motionfit.models.freeze import freeze_model
-from motionfit.models.registry import HeadSpec
+from motionfit.models.head import HeadSpec
 from motionfit.run import RunPaths
 from motionfit.train.datamodule import VideoDataModule
 

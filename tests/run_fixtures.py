@@ -20,7 +20,7 @@ from motionfit.data.records import read_records
 from motionfit.data.synthetic import make_dataset
 from motionfit.data.transforms import VideoNormalize
 from motionfit.models.build import build_model
-from motionfit.models.registry import HeadSpec
+from motionfit.models.head import HeadSpec
 from motionfit.run import RunPaths
 
 METRIC_COLUMNS = (

@@ -24,7 +24,7 @@ from motionfit.config import load_config
 from motionfit.data.records import read_records
 from motionfit.data.synthetic import make_dataset
 from motionfit.errors import ConfigError
-from motionfit.train.callbacks import read_metrics
+from motionfit.run import read_metrics
 
 FAST = [
     "data.num_workers=0",

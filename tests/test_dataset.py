@@ -209,6 +209,41 @@ def test_flip_maps_label_and_mirrors_clip(records: list[VideoRecord]) -> None:
     assert labels == {0, 1}
 
 
+def test_passed_transforms_replace_the_built_ones(records: list[VideoRecord]) -> None:
+    calls: list[tuple[torch.Tensor, torch.Generator]] = []
+
+    def corner_mirrored(
+        frames: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, bool]:
+        calls.append((frames, generator))
+        return frames[:, :, :32, :32].flip(-1).transpose(0, 1), True
+
+    data = make(records, train_transform=corner_mirrored, flip_map={0: 1, 1: 0})
+    item = data[0]
+    frames, generator = calls[-1]
+    assert isinstance(generator, torch.Generator)
+    assert frames.dtype == torch.uint8 and frames.shape == (4, 3, 48, 64)  # decoded, native size
+    assert torch.equal(item["video"], frames[:, :, :32, :32].flip(-1).transpose(0, 1))
+    assert item["label"] == 1  # the callable's flip goes through flip_map
+    batch = collate_clips([item, data[3]])
+    assert batch["video"].shape == (2, 3, 4, 32, 32) and batch["label"].tolist() == [1, 3]
+
+    data[0]  # the item's own generator: seeded by seed, epoch and index
+    assert calls[-1][1].initial_seed() == generator.initial_seed()
+    data.set_epoch(1)
+    data[0]
+    assert calls[-1][1].initial_seed() != generator.initial_seed()
+
+    def top_left(frames: torch.Tensor) -> torch.Tensor:
+        return frames[:, :, :32, :32].transpose(0, 1).unsqueeze(0)
+
+    evaluation = make(records, mode="eval", num_clips=2, eval_transform=top_left)
+    clips = evaluation[1]["video"]
+    assert clips.shape == (2, 3, 4, 32, 32) and clips.dtype == torch.uint8
+    centred = make(records, mode="eval", num_clips=2)[1]["video"]
+    assert not torch.equal(clips, centred)
+
+
 def test_segments_restrict_sampled_frames(
     records: list[VideoRecord], requested: list[tuple[Path, list[int], int | None]]
 ) -> None:

@@ -14,7 +14,7 @@ from motionfit.config import load_config
 from motionfit.errors import ConfigError
 from motionfit.models.build import build_model
 from motionfit.models.freeze import freeze_model
-from motionfit.models.registry import HeadSpec
+from motionfit.models.head import HeadSpec
 from motionfit.train.fit import train
 
 

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from motionfit.config import load_config
 from motionfit.models.build import build_model
-from motionfit.models.registry import HeadSpec
+from motionfit.models.head import HeadSpec
 from motionfit.run import load_run
 from motionfit.train.fit import train
 

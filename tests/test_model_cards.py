@@ -18,13 +18,14 @@ from motionfit.cli import models_cmd
 from motionfit.errors import ModelError
 from motionfit.models import cards as cards_module
 from motionfit.models.cards import ModelCard, count_flops, measure_cost, model_cards
+from motionfit.models.head import HeadSpec
 from motionfit.models.recommend import (
     SCARCE_VIDEOS,
     format_recommendation,
     max_batch,
     recommend,
 )
-from motionfit.models.registry import HeadSpec, get_spec, list_specs
+from motionfit.models.registry import get_spec, list_specs
 
 
 @pytest.fixture(autouse=True, scope="module")

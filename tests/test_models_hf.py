@@ -27,10 +27,11 @@ from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding
 from motionfit.config import load_config
 from motionfit.errors import ModelError
 from motionfit.models import hf_checkpoint
+from motionfit.models.head import HeadSpec
 from motionfit.models.hf_checkpoint import load_hf_pretrained
 from motionfit.models.hf_common import ViTSize
 from motionfit.models.hf_videomae import build_videomae
-from motionfit.models.registry import HeadSpec, get_spec
+from motionfit.models.registry import get_spec
 
 TINY = ["videomae_tiny", "timesformer_tiny"]
 HF_CLASSES = {

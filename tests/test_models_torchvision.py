@@ -20,19 +20,19 @@ from torchvision.models.video import SwinTransformer3d
 from motionfit.config import load_config
 from motionfit.errors import ModelError
 from motionfit.models.build import build_model
+from motionfit.models.head import HeadSpec
 from motionfit.models.posembed import resize_flat_grid, resize_grid, resize_table
-from motionfit.models.registry import HeadSpec, get_spec, list_specs
-from motionfit.models.torchvision_zoo import (
+from motionfit.models.registry import get_spec, list_specs
+from motionfit.models.tv_mvit import (
     MVIT_V1_B,
     MVIT_V2_S,
-    SWIN3D_TINY,
     MViTArch,
-    SubWindowAttention3d,
     adapt_mvit_positions,
     build_mvit,
     mvit_block_settings,
-    resolve_torchvision_weights,
 )
+from motionfit.models.tv_swin import SWIN3D_TINY, SubWindowAttention3d
+from motionfit.models.tv_weights import resolve_torchvision_weights
 from motionfit.models.weights import hub_cache_path
 
 TV_FAMILIES = {"swin", "mvit"}

@@ -28,8 +28,7 @@ from motionfit.pretrain.masking import tube_mask
 from motionfit.pretrain.model import build_pretrainer
 from motionfit.pretrain.patches import patchify, reconstruction_targets, unpatchify
 from motionfit.pretrain.preview import reconstruct
-from motionfit.run import RunPaths, load_run
-from motionfit.train.callbacks import read_metrics
+from motionfit.run import RunPaths, load_run, read_metrics
 from motionfit.train.fit import train
 
 FAST = [

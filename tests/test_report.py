@@ -14,7 +14,8 @@ import pytest
 from run_fixtures import assert_informative_png, make_run, make_videos, run_cli
 
 from motionfit.config import load_config
-from motionfit.report import build_report, config_rows, read_history, summarize_run
+from motionfit.report import build_report, config_rows, summarize_run
+from motionfit.run import metric_columns, read_metrics
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "render_report.py"
 
@@ -41,7 +42,7 @@ def report(tmp_path_factory: pytest.TempPathFactory, runs: list[Path], videos: P
 
 
 def test_summary_reads_the_best_epoch_and_the_gap(runs: list[Path]) -> None:
-    history = read_history(runs[1] / "metrics.csv")
+    history = metric_columns(read_metrics(runs[1] / "metrics.csv"))
     best = max(range(len(history["epoch"])), key=lambda i: history["val_top1"][i])
     summary = summarize_run(runs[1])
     assert summary.best_epoch == history["epoch"][best]

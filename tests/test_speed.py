@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from motionfit.config import TrainConfig
 from motionfit.errors import ConfigError
 from motionfit.models.build import build_model
-from motionfit.models.registry import HeadSpec, get_spec
+from motionfit.models.head import HeadSpec
+from motionfit.models.registry import get_spec
 from motionfit.train.speed import apply_speed_switches
 
 SIZES = {"motioncnn_tiny": 32, "videomae_tiny": 64, "timesformer_tiny": 64}

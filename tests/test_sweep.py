@@ -15,9 +15,9 @@ from motionfit.cli.main import main
 from motionfit.config import load_config
 from motionfit.data.synthetic import make_dataset
 from motionfit.errors import ConfigError
+from motionfit.run import read_metrics
 from motionfit.sweeps import load_space, parse_space, run_sweep
 from motionfit.sweeps.space import check_space
-from motionfit.train.callbacks import read_metrics
 
 FAST = [
     "data.num_workers=0",

@@ -11,7 +11,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from motionfit.train.callbacks import EpochMetricsWriter, read_metrics
+from motionfit.run import read_metrics
+from motionfit.train.callbacks import EpochMetricsWriter
 from motionfit.train.timing import DATA_WAIT_METRIC, DataWaitTimer, advice
 
 

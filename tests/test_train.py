@@ -20,8 +20,7 @@ from safetensors.torch import load_file
 from motionfit.config import load_config
 from motionfit.data.synthetic import make_dataset
 from motionfit.errors import RunError
-from motionfit.run import load_run
-from motionfit.train.callbacks import read_metrics
+from motionfit.run import load_run, read_metrics
 from motionfit.train.fit import train
 
 CLI = [sys.executable, "-m", "motionfit.cli.main"]

@@ -15,7 +15,8 @@ from motionfit.config import load_config
 from motionfit.errors import ModelError
 from motionfit.export import export_run
 from motionfit.models.build import build_model
-from motionfit.models.registry import HeadSpec, get_spec
+from motionfit.models.head import HeadSpec
+from motionfit.models.registry import get_spec
 from motionfit.run import load_run
 from motionfit.train.fit import train
 

@@ -43,7 +43,7 @@ def temp_path(path: str | Path) -> Path:
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     """Delete the ``.NAME.<pid>.tmp`` files under ``folder`` (recursively) whose writer is no
     longer running; returns them. Symlinks are neither followed nor removed."""
-    removed = []
+    removed: list[Path] = []
     root = Path(folder)
     if not root.is_dir():
         return removed

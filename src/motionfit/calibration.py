@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +42,7 @@ def fit_temperature(probs: torch.Tensor, labels: torch.Tensor) -> float:
         return loss
 
     optimizer.step(closure)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())
 
 
 def apply_temperature(probs: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -49,6 +50,17 @@ def apply_temperature(probs: torch.Tensor, temperature: float) -> torch.Tensor:
     if temperature == 1.0:
         return probs
     return (probs.clamp_min(1e-12).log() / temperature).softmax(dim=-1)
+
+
+class Calibration(TypedDict):
+    """What ``calibration.json`` holds: the fitted temperature, the data it was fitted on and
+    the scores (:func:`calibration_scores`) before and after it."""
+
+    temperature: float
+    data: str
+    videos: int
+    before: dict[str, float]
+    after: dict[str, float]
 
 
 def calibration_scores(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -60,7 +72,7 @@ def calibration_scores(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, f
 
 def calibrate_run(
     run: LoadedRun, records: list[VideoRecord], source: str, num_workers: int = 0
-) -> dict[str, object]:
+) -> Calibration:
     """Score labeled ``records`` with the run's eval views, fit the temperature, write
     ``calibration.json`` into the run directory and return what it holds."""
     cfg = run.config
@@ -77,13 +89,13 @@ def calibrate_run(
         raise DataError(f"{source}: calibration needs at least 2 readable labeled videos")
     labels = torch.tensor([r.label for r in views.records])
     temperature = fit_temperature(views.video_probs, labels)
-    result = {
-        "temperature": round(temperature, 5),
-        "data": source,
-        "videos": len(views.records),
-        "before": calibration_scores(views.video_probs, labels),
-        "after": calibration_scores(apply_temperature(views.video_probs, temperature), labels),
-    }
+    result = Calibration(
+        temperature=round(temperature, 5),
+        data=source,
+        videos=len(views.records),
+        before=calibration_scores(views.video_probs, labels),
+        after=calibration_scores(apply_temperature(views.video_probs, temperature), labels),
+    )
     atomic_write_text(run.paths.root / CALIBRATION_FILE, json.dumps(result, indent=1) + "\n")
     return result
 

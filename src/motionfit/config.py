@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -57,69 +58,102 @@ class DataConfig(_Section):
     """Where the videos are and how they are read."""
 
     source: str | None = Field(
-        None,
+        default=None,
         description="Training data: class-per-folder dir, list/CSV file, UCF101/HMDB51 split "
         "file, or a dir of frame folders.",
     )
     val: str | None = Field(
-        None, description="Validation data; unset = a stratified, group-aware split of source."
+        default=None,
+        description="Validation data; unset = a stratified, group-aware split of source.",
     )
-    test: str | None = Field(None, description="Test data, scored once at the end of training.")
-    format: Literal["auto", "folder", "list", "ucf101", "hmdb51", "rawframes", "unlabeled"] = Field(
-        "auto", description="How to read source/val/test; auto guesses from the path."
+    test: str | None = Field(
+        default=None, description="Test data, scored once at the end of training."
+    )
+    format: str = Field(
+        default="auto", description="How to read source/val/test; auto guesses from the path."
     )
     video_root: str | None = Field(
-        None, description="Folder that list/split-file paths are relative to (default: its dir)."
+        default=None,
+        description="Folder that list/split-file paths are relative to (default: its dir).",
     )
     labels: str | None = Field(
-        None, description="File with one class name per line fixing the class order."
+        default=None, description="File with one class name per line fixing the class order."
     )
     split_ratio: float = Field(
-        0.7, gt=0.0, lt=1.0, description="Fraction of source kept for training when val is unset."
+        default=0.7,
+        gt=0.0,
+        lt=1.0,
+        description="Fraction of source kept for training when val is unset.",
     )
-    split_seed: int = Field(0, description="Seed of the train/val split.")
-    num_workers: int = Field(2, ge=0, description="DataLoader worker processes.")
-    decoder: Literal["pyav", "torchcodec", "auto"] = Field(
-        "pyav", description="Video decoding backend; auto = torchcodec when it works, else PyAV."
+    split_seed: int = Field(default=0, description="Seed of the train/val split.")
+    num_workers: int = Field(default=2, ge=0, description="DataLoader worker processes.")
+    decoder: str = Field(
+        default="pyav",
+        description="Video decoding backend; auto = torchcodec when it works, else PyAV.",
     )
     bad_files: Literal["skip", "error"] = Field(
-        "skip", description="Unreadable video: skip (count, report, draw another) or error."
+        default="skip", description="Unreadable video: skip (count, report, draw another) or error."
     )
     max_bad_fraction: float = Field(
-        0.05, ge=0.0, le=1.0, description="Stop with an error above this fraction of bad files."
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Stop with an error above this fraction of bad files.",
     )
     repeated_augmentation: int = Field(
-        1, ge=1, description="Augmented clips drawn from one decoded window (repeated aug.)."
+        default=1,
+        ge=1,
+        description="Augmented clips drawn from one decoded window (repeated aug.).",
     )
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        from motionfit.data.formats import format_names  # here: motionfit.data imports config
+
+        return _one_of(value, format_names())
+
+    @field_validator("decoder")
+    @classmethod
+    def _known_decoder(cls, value: str) -> str:
+        from motionfit.data.decode import BACKENDS  # here: motionfit.data imports config
+
+        return _one_of(value, BACKENDS)
 
 
 class SamplingConfig(_Section):
     """Temporal sampling: which frames make a clip."""
 
-    num_frames: int = Field(16, ge=1, description="Frames per clip (the model's T).")
-    stride: int = Field(4, ge=1, description="Frame stride at evaluation (and training default).")
+    num_frames: int = Field(default=16, ge=1, description="Frames per clip (the model's T).")
+    stride: int = Field(
+        default=4, ge=1, description="Frame stride at evaluation (and training default)."
+    )
     train_strides: list[int] | None = Field(
-        None, description="Strides drawn per training clip; null = {stride-1, stride, stride+1}."
+        default=None,
+        description="Strides drawn per training clip; null = {stride-1, stride, stride+1}.",
     )
     stride_seconds: float | None = Field(
-        None, gt=0.0, description="Stride in seconds instead of frames (mixed frame rates)."
+        default=None, gt=0.0, description="Stride in seconds instead of frames (mixed frame rates)."
     )
     stride_fps: float | Literal["auto", "frames"] = Field(
-        "frames",
+        default="frames",
         description="Frame rate at which stride and train_strides count frames: a video at "
         "another rate gets strides scaled to cover the same time. frames = count frames at "
         "any rate; auto = the training videos' median rate, fixed when training starts (saved "
         "in the run's config).",
     )
     jitter_prob: float = Field(
-        0.2, ge=0.0, le=1.0, description="Probability a training clip gets temporal jitter."
+        default=0.2, ge=0.0, le=1.0, description="Probability a training clip gets temporal jitter."
     )
-    jitter_max: int = Field(2, ge=0, description="Max frames dropped/duplicated by jitter.")
+    jitter_max: int = Field(default=2, ge=0, description="Max frames dropped/duplicated by jitter.")
     short_video: Literal["loop", "pad"] = Field(
-        "loop", description="Video shorter than the clip span: loop it or repeat its last frame."
+        default="loop",
+        description="Video shorter than the clip span: loop it or repeat its last frame.",
     )
     frames_fps: float = Field(
-        30.0, gt=0.0, description="Frame rate of videos stored as frame folders (images have none)."
+        default=30.0,
+        gt=0.0,
+        description="Frame rate of videos stored as frame folders (images have none).",
     )
 
     @model_validator(mode="after")
@@ -157,94 +191,113 @@ class SamplingConfig(_Section):
 class AugmentConfig(_Section):
     """Spatial augmentation, video-level mixing, and the switches that turn augmentation off."""
 
-    enabled: bool = Field(True, description="Master switch: false = eval transforms for training.")
-    temporal: bool = Field(True, description="Random start, stride and jitter when training.")
-    spatial: bool = Field(True, description="Random crop, flip and colour when training.")
-    crop_size: int = Field(224, ge=16, description="Square model input size in pixels.")
+    enabled: bool = Field(
+        default=True, description="Master switch: false = eval transforms for training."
+    )
+    temporal: bool = Field(
+        default=True, description="Random start, stride and jitter when training."
+    )
+    spatial: bool = Field(default=True, description="Random crop, flip and colour when training.")
+    crop_size: int = Field(default=224, ge=16, description="Square model input size in pixels.")
     short_side: int | None = Field(
-        None, ge=16, description="Short side frames are resized to; null = crop_size * 8/7."
+        default=None, ge=16, description="Short side frames are resized to; null = crop_size * 8/7."
     )
     scale: tuple[float, float] = Field(
-        (0.8, 1.0), description="RandomResizedCrop area range (guard warns below 0.5)."
+        default=(0.8, 1.0), description="RandomResizedCrop area range (guard warns below 0.5)."
     )
     ratio: tuple[float, float] = Field(
-        (0.75, 4.0 / 3.0), description="RandomResizedCrop aspect-ratio range."
+        default=(0.75, 4.0 / 3.0), description="RandomResizedCrop aspect-ratio range."
     )
-    hflip: float = Field(0.5, ge=0.0, le=1.0, description="Horizontal flip probability.")
+    hflip: float = Field(default=0.5, ge=0.0, le=1.0, description="Horizontal flip probability.")
     flip_label_map: dict[str, str] = Field(
         default_factory=dict,
         description="Class pairs swapped when a clip is flipped (left: right); symmetric.",
     )
     flip_label_map_unknown: Literal["error", "skip"] = Field(
-        "error",
+        default="error",
         description="A flip pair naming a class the data lacks: error (a map you wrote) or "
         "skip with a note (a recipe's own map).",
     )
     color_jitter: float = Field(
-        0.0, ge=0.0, le=1.0, description="Probability of colour jitter per clip."
+        default=0.0, ge=0.0, le=1.0, description="Probability of colour jitter per clip."
     )
     color_jitter_strength: tuple[float, float, float, float] = Field(
-        (0.4, 0.4, 0.4, 0.1), description="Brightness, contrast, saturation, hue of jitter."
+        default=(0.4, 0.4, 0.4, 0.1), description="Brightness, contrast, saturation, hue of jitter."
     )
-    grayscale: float = Field(0.0, ge=0.0, le=1.0, description="Random grayscale probability.")
+    grayscale: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Random grayscale probability."
+    )
     mean: tuple[float, float, float] | None = Field(
-        (0.45, 0.45, 0.45), description="Normalization mean; unset or null = the model's own."
+        default=(0.45, 0.45, 0.45),
+        description="Normalization mean; unset or null = the model's own.",
     )
     std: tuple[float, float, float] | None = Field(
-        (0.225, 0.225, 0.225), description="Normalization std; unset or null = the model's own."
+        default=(0.225, 0.225, 0.225),
+        description="Normalization std; unset or null = the model's own.",
     )
-    rotation: float = Field(0.0, ge=0.0, description="Max rotation degrees (guarded: harmful).")
+    rotation: float = Field(
+        default=0.0, ge=0.0, description="Max rotation degrees (guarded: harmful)."
+    )
     perspective: float = Field(
-        0.0, ge=0.0, le=1.0, description="Perspective distortion scale (guarded: harmful)."
+        default=0.0, ge=0.0, le=1.0, description="Perspective distortion scale (guarded: harmful)."
     )
-    elastic: float = Field(0.0, ge=0.0, description="Elastic alpha (guarded: harmful).")
+    elastic: float = Field(default=0.0, ge=0.0, description="Elastic alpha (guarded: harmful).")
     blur_sigma: float = Field(
-        0.0, ge=0.0, description="Max Gaussian blur sigma (guarded above 1.5: heavy blur)."
+        default=0.0, ge=0.0, description="Max Gaussian blur sigma (guarded above 1.5: heavy blur)."
     )
     random_erasing: float = Field(
-        0.0, ge=0.0, le=1.0, description="Random erasing probability (guarded: harmful)."
+        default=0.0, ge=0.0, le=1.0, description="Random erasing probability (guarded: harmful)."
     )
     frame_cutmix: bool = Field(
-        False, description="CutMix with a new box per frame (guarded: breaks motion)."
+        default=False, description="CutMix with a new box per frame (guarded: breaks motion)."
     )
-    strict: bool = Field(False, description="Guarded augmentations are errors, not warnings.")
-    mixup_alpha: float = Field(0.8, ge=0.0, description="Video MixUp Beta alpha (0 = off).")
-    cutmix_alpha: float = Field(1.0, ge=0.0, description="Video CutMix Beta alpha (0 = off).")
+    strict: bool = Field(
+        default=False, description="Guarded augmentations are errors, not warnings."
+    )
+    mixup_alpha: float = Field(default=0.8, ge=0.0, description="Video MixUp Beta alpha (0 = off).")
+    cutmix_alpha: float = Field(
+        default=1.0, ge=0.0, description="Video CutMix Beta alpha (0 = off)."
+    )
     mix_prob: float = Field(
-        0.5, ge=0.0, le=1.0, description="Probability a training batch is mixed."
+        default=0.5, ge=0.0, le=1.0, description="Probability a training batch is mixed."
     )
     mix_switch_prob: float = Field(
-        0.5, ge=0.0, le=1.0, description="Probability of CutMix rather than MixUp when both on."
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Probability of CutMix rather than MixUp when both on.",
     )
     static_blend: float = Field(
-        0.0,
+        default=0.0,
         ge=0.0,
         le=1.0,
         description="Probability a training clip gets a frame of its own video blended into "
         "every frame (Background Erasing, Wang et al. CVPR 2021); label unchanged.",
     )
     static_blend_strength: tuple[float, float] = Field(
-        (0.2, 0.5), description="Range of the static frame's blend weight (0-1)."
+        default=(0.2, 0.5), description="Range of the static frame's blend weight (0-1)."
     )
     still_mix: float = Field(
-        0.5,
+        default=0.5,
         ge=0.0,
         le=1.0,
         description="Probability a training clip gets a still frame of another training video "
         "blended into every frame (StillMix, Li et al. ICCV 2023); label unchanged.",
     )
     still_mix_strength: tuple[float, float] = Field(
-        (0.3, 0.6), description="Range of the other video's still frame's blend weight (0-1)."
+        default=(0.3, 0.6),
+        description="Range of the other video's still frame's blend weight (0-1).",
     )
     foreground_paste: float = Field(
-        0.5,
+        default=0.5,
         ge=0.0,
         le=1.0,
         description="Probability a training clip's moving region (from frame differences) is "
         "pasted onto another training video's frame (FAME, Ding et al. CVPR 2022).",
     )
     foreground_paste_strength: tuple[float, float] = Field(
-        (0.3, 0.5), description="Range of the fraction of the frame kept as moving foreground."
+        default=(0.3, 0.5),
+        description="Range of the fraction of the frame kept as moving foreground.",
     )
 
     @field_validator("static_blend_strength", "still_mix_strength", "foreground_paste_strength")
@@ -291,12 +344,24 @@ class AugmentConfig(_Section):
         """The short side frames are resized to (explicit or crop_size * 8/7)."""
         return self.short_side or round(self.crop_size * 8 / 7)
 
+    def normalization(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """``(mean, std)``; a ConfigError while either is unset (a :class:`Config` fills them
+        from the model when it validates)."""
+        if self.mean is None or self.std is None:
+            raise ConfigError(
+                "config keys 'augment.mean' and 'augment.std' are unset; set them or validate "
+                "the whole config, which takes the model's"
+            )
+        return self.mean, self.std
+
 
 class LoraSettings(_Section):
     """Low-rank adapters (PEFT) on the attention/MLP linears of a transformer backbone."""
 
-    rank: int = Field(8, ge=1, description="LoRA rank r.")
-    alpha: float = Field(16.0, gt=0.0, description="LoRA alpha (update scaled by alpha / rank).")
+    rank: int = Field(default=8, ge=1, description="LoRA rank r.")
+    alpha: float = Field(
+        default=16.0, gt=0.0, description="LoRA alpha (update scaled by alpha / rank)."
+    )
     targets: list[str] = Field(
         default_factory=list,
         description="Linear layers to adapt (PEFT target_modules); empty = attention query/value.",
@@ -306,42 +371,48 @@ class LoraSettings(_Section):
 class ModelConfig(_Section):
     """Which network, from which weights, with which head."""
 
-    name: str = Field("swin3d_t", description="Registered model name (see `motionfit models`).")
+    name: str = Field(
+        default="swin3d_t", description="Registered model name (see `motionfit models`)."
+    )
     pretrained: str | None = Field(
-        None,
+        default=None,
         description="Weights: torchvision enum (KINETICS400_V1), HF id/folder, .pt/.safetensors.",
     )
-    dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout before the classifier.")
-    hidden_dim: int = Field(0, ge=0, description="Width of an optional head hidden layer (0=none).")
-    drop_path: float = Field(0.1, ge=0.0, lt=1.0, description="Stochastic depth rate.")
+    dropout: float = Field(
+        default=0.5, ge=0.0, lt=1.0, description="Dropout before the classifier."
+    )
+    hidden_dim: int = Field(
+        default=0, ge=0, description="Width of an optional head hidden layer (0=none)."
+    )
+    drop_path: float = Field(default=0.1, ge=0.0, lt=1.0, description="Stochastic depth rate.")
     head: Literal["linear", "attentive"] | None = Field(
-        None,
+        default=None,
         description="Pooling before the classifier: linear (mean) or attentive (vjepa2_*, "
         "videoprism_*); unset = the model's default.",
     )
     freeze: str = Field(
-        "none",
+        default="none",
         pattern=r"^(none|backbone|first_\d+)$",
         description="Frozen weights: none, backbone (train only the head) or first_N blocks.",
     )
     lora: LoraSettings | None = Field(
-        None, description="LoRA adapters through PEFT (merged into the weights on export)."
+        default=None, description="LoRA adapters through PEFT (merged into the weights on export)."
     )
 
 
 class OptimConfig(_Section):
     """Optimizer and its parameter groups."""
 
-    name: Literal["adamw", "sgd"] = Field("adamw", description="Optimizer.")
-    lr: float = Field(5e-4, gt=0.0, description="Peak learning rate (after warmup).")
+    name: Literal["adamw", "sgd"] = Field(default="adamw", description="Optimizer.")
+    lr: float = Field(default=5e-4, gt=0.0, description="Peak learning rate (after warmup).")
     base_batch_size: int | None = Field(
-        None, ge=1, description="If set, lr is scaled by global_batch / base_batch_size."
+        default=None, ge=1, description="If set, lr is scaled by global_batch / base_batch_size."
     )
-    weight_decay: float = Field(0.05, ge=0.0, description="Decoupled weight decay.")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW betas.")
-    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum.")
+    weight_decay: float = Field(default=0.05, ge=0.0, description="Decoupled weight decay.")
+    betas: tuple[float, float] = Field(default=(0.9, 0.999), description="AdamW betas.")
+    momentum: float = Field(default=0.9, ge=0.0, lt=1.0, description="SGD momentum.")
     layer_decay: float = Field(
-        1.0, gt=0.0, le=1.0, description="Layer-wise LR decay (1 = off; ~0.75 for ViTs)."
+        default=1.0, gt=0.0, le=1.0, description="Layer-wise LR decay (1 = off; ~0.75 for ViTs)."
     )
 
     @field_validator("betas")
@@ -355,18 +426,20 @@ class OptimConfig(_Section):
 class ScheduleConfig(_Section):
     """Learning-rate schedule, stepped per optimizer step."""
 
-    name: Literal["cosine", "step", "constant"] = Field("cosine", description="Decay after warmup.")
-    warmup_epochs: float = Field(2.0, ge=0.0, description="Linear warmup length in epochs.")
+    name: Literal["cosine", "step", "constant"] = Field(
+        default="cosine", description="Decay after warmup."
+    )
+    warmup_epochs: float = Field(default=2.0, ge=0.0, description="Linear warmup length in epochs.")
     warmup_start_factor: float = Field(
-        0.01, gt=0.0, le=1.0, description="LR at step 0 as a fraction of the peak."
+        default=0.01, gt=0.0, le=1.0, description="LR at step 0 as a fraction of the peak."
     )
     min_lr_ratio: float = Field(
-        0.01, ge=0.0, le=1.0, description="Cosine floor as a fraction of the peak LR."
+        default=0.01, ge=0.0, le=1.0, description="Cosine floor as a fraction of the peak LR."
     )
     milestones: list[float] = Field(
         default_factory=list, description="Step schedule: epochs where LR is multiplied by gamma."
     )
-    gamma: float = Field(0.1, gt=0.0, le=1.0, description="Step schedule decay factor.")
+    gamma: float = Field(default=0.1, gt=0.0, le=1.0, description="Step schedule decay factor.")
 
     @field_validator("milestones")
     @classmethod
@@ -379,55 +452,70 @@ class ScheduleConfig(_Section):
 class TrainConfig(_Section):
     """The training loop."""
 
-    epochs: int = Field(30, ge=1, description="Maximum epochs.")
-    batch_size: int = Field(8, ge=1, description="Clips per device per step.")
-    accumulate: int = Field(1, ge=1, description="Gradient accumulation steps.")
-    grad_clip: float = Field(1.0, ge=0.0, description="Gradient norm clip (0 = off).")
+    epochs: int = Field(default=30, ge=1, description="Maximum epochs.")
+    batch_size: int = Field(default=8, ge=1, description="Clips per device per step.")
+    accumulate: int = Field(default=1, ge=1, description="Gradient accumulation steps.")
+    grad_clip: float = Field(default=1.0, ge=0.0, description="Gradient norm clip (0 = off).")
     precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field(
-        "auto", description="auto = bf16-mixed on GPUs that support it, else 32."
+        default="auto", description="auto = bf16-mixed on GPUs that support it, else 32."
     )
     label_smoothing: float = Field(
-        0.1, ge=0.0, lt=1.0, description="Cross-entropy label smoothing."
+        default=0.1, ge=0.0, lt=1.0, description="Cross-entropy label smoothing."
     )
     class_weights: str = Field(
-        "none",
+        default="none",
         description="Cross-entropy class weights: none, balanced (videos / (classes x class "
         "count)), or a file of 'class weight' lines.",
     )
     balanced_sampler: bool = Field(
-        False, description="Draw training clips class-balanced (with replacement) each epoch."
+        default=False,
+        description="Draw training clips class-balanced (with replacement) each epoch.",
     )
-    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="EMA of weights (0 = off).")
-    monitor: str = Field("val/top1", description="Metric for early stopping and best checkpoint.")
-    patience: int = Field(10, ge=0, description="Epochs without improvement before stop (0=off).")
-    seed: int = Field(0, description="Global seed (data order, augmentation, init).")
-    deterministic: bool = Field(False, description="Deterministic algorithms (bit-exact resume).")
-    accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu.")
-    devices: str = Field("auto", description="Devices per node: auto, N, or a list like '0,1'.")
-    num_nodes: int = Field(1, ge=1, description="Nodes for multi-node DDP.")
-    strategy: str = Field("auto", description="Lightning strategy (auto = ddp on >1 device).")
+    ema_decay: float = Field(default=0.0, ge=0.0, lt=1.0, description="EMA of weights (0 = off).")
+    monitor: str = Field(
+        default="val/top1", description="Metric for early stopping and best checkpoint."
+    )
+    patience: int = Field(
+        default=10, ge=0, description="Epochs without improvement before stop (0=off)."
+    )
+    seed: int = Field(default=0, description="Global seed (data order, augmentation, init).")
+    deterministic: bool = Field(
+        default=False, description="Deterministic algorithms (bit-exact resume)."
+    )
+    accelerator: str = Field(default="auto", description="Lightning accelerator: auto, cpu, gpu.")
+    devices: str = Field(
+        default="auto", description="Devices per node: auto, N, or a list like '0,1'."
+    )
+    num_nodes: int = Field(default=1, ge=1, description="Nodes for multi-node DDP.")
+    strategy: str = Field(
+        default="auto", description="Lightning strategy (auto = ddp on >1 device)."
+    )
     sync_batchnorm: bool = Field(
-        False, description="Synchronize BatchNorm statistics across DDP processes."
+        default=False, description="Synchronize BatchNorm statistics across DDP processes."
     )
     clean_train_videos: int = Field(
-        64, ge=0, description="Training videos scored with eval transforms each epoch."
+        default=64, ge=0, description="Training videos scored with eval transforms each epoch."
     )
     checkpoint_every_n_steps: int = Field(
-        0, ge=0, description="Also save `last` every N steps (0 = once per epoch)."
+        default=0, ge=0, description="Also save `last` every N steps (0 = once per epoch)."
     )
-    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1 = no cap).")
-    log_every_n_steps: int = Field(10, ge=1, description="Logging interval in steps.")
+    max_steps: int = Field(
+        default=-1, description="Stop after this many optimizer steps (-1 = no cap)."
+    )
+    log_every_n_steps: int = Field(default=10, ge=1, description="Logging interval in steps.")
     compile: bool = Field(
-        False, description="torch.compile the model (slow first step; then faster on GPUs)."
+        default=False, description="torch.compile the model (slow first step; then faster on GPUs)."
     )
     compile_backend: str = Field(
-        "inductor", description="torch.compile backend (inductor; aot_eager to check capture)."
+        default="inductor",
+        description="torch.compile backend (inductor; aot_eager to check capture).",
     )
     channels_last: bool = Field(
-        False, description="Channels-last 3-D memory for the CNN families (faster on GPUs)."
+        default=False, description="Channels-last 3-D memory for the CNN families (faster on GPUs)."
     )
     grad_checkpointing: bool = Field(
-        False, description="Recompute activations in backward (VideoMAE, TimeSformer): less memory."
+        default=False,
+        description="Recompute activations in backward (VideoMAE, TimeSformer): less memory.",
     )
 
     @field_validator("monitor")
@@ -472,15 +560,17 @@ class TrainConfig(_Section):
 class EvalConfig(_Section):
     """Validation during training and multi-view testing."""
 
-    val_clips: int = Field(1, ge=1, description="Uniform clips per video during validation.")
-    clips: int = Field(4, ge=1, description="Uniform clips per video at test time.")
-    crops: Literal[1, 3] = Field(1, description="Spatial crops per clip at test time.")
-    mode: Literal["uniform", "segments"] = Field(
-        "uniform", description="Test sampling: uniform clips, or TSN-style segments."
+    val_clips: int = Field(
+        default=1, ge=1, description="Uniform clips per video during validation."
     )
-    batch_size: int = Field(8, ge=1, description="Clips per batch at evaluation.")
+    clips: int = Field(default=4, ge=1, description="Uniform clips per video at test time.")
+    crops: Literal[1, 3] = Field(default=1, description="Spatial crops per clip at test time.")
+    mode: Literal["uniform", "segments"] = Field(
+        default="uniform", description="Test sampling: uniform clips, or TSN-style segments."
+    )
+    batch_size: int = Field(default=8, ge=1, description="Clips per batch at evaluation.")
     diagnose: bool = Field(
-        False,
+        default=False,
         description="Also score frozen, shuffled and reversed versions of every test view "
         "(motion-reliance diagnostics; see `motionfit evaluate --diagnose`).",
     )
@@ -489,34 +579,40 @@ class EvalConfig(_Section):
 class OutputConfig(_Section):
     """What a run writes."""
 
-    save_top_k: int = Field(1, ge=0, description="Best checkpoints kept by the monitored metric.")
-    tensorboard: bool = Field(True, description="Write TensorBoard logs.")
-    plots: bool = Field(True, description="Write curves.png after each epoch.")
+    save_top_k: int = Field(
+        default=1, ge=0, description="Best checkpoints kept by the monitored metric."
+    )
+    tensorboard: bool = Field(default=True, description="Write TensorBoard logs.")
+    plots: bool = Field(default=True, description="Write curves.png after each epoch.")
     loggers: list[Literal["tensorboard", "csv", "wandb", "mlflow"]] = Field(
-        ["tensorboard"],
+        default=["tensorboard"],
         description="Lightning experiment loggers (wandb, mlflow: pip install "
         "'motionfit[track]'); output.tensorboard=false drops tensorboard.",
     )
-    project: str = Field("motionfit", description="W&B project and MLflow experiment name.")
+    project: str = Field(default="motionfit", description="W&B project and MLflow experiment name.")
     tracking_uri: str | None = Field(
-        None, description="MLflow tracking URI; null = a SQLite store, RUN_DIR/mlflow.db."
+        default=None, description="MLflow tracking URI; null = a SQLite store, RUN_DIR/mlflow.db."
     )
     wandb_mode: Literal["online", "offline"] = Field(
-        "online", description="W&B online, or offline (RUN_DIR/wandb, `wandb sync` later)."
+        default="online", description="W&B online, or offline (RUN_DIR/wandb, `wandb sync` later)."
     )
 
 
 class PretrainConfig(_Section):
     """Self-supervised masked video pretraining (VideoMAE)."""
 
-    mask_ratio: float = Field(0.9, gt=0.0, lt=1.0, description="Fraction of tubes masked.")
-    norm_pix_loss: bool = Field(True, description="Reconstruct per-patch normalized pixels.")
-    decoder_depth: int | None = Field(
-        None, ge=1, description="Decoder layers (null = the model family's default)."
+    mask_ratio: float = Field(default=0.9, gt=0.0, lt=1.0, description="Fraction of tubes masked.")
+    norm_pix_loss: bool = Field(
+        default=True, description="Reconstruct per-patch normalized pixels."
     )
-    preview_every: int = Field(1, ge=0, description="Write a reconstruction PNG every N epochs.")
+    decoder_depth: int | None = Field(
+        default=None, ge=1, description="Decoder layers (null = the model family's default)."
+    )
+    preview_every: int = Field(
+        default=1, ge=0, description="Write a reconstruction PNG every N epochs."
+    )
     val_fraction: float = Field(
-        0.1,
+        default=0.1,
         ge=0.0,
         lt=1.0,
         description="Videos held out for the validation reconstruction loss (0 = none; "
@@ -529,7 +625,7 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    description: str = Field("", description="What this recipe is for (one line).")
+    description: str = Field(default="", description="What this recipe is for (one line).")
     data: DataConfig = Field(default_factory=DataConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
@@ -631,7 +727,7 @@ def dump_config(config: Config, path: str | Path) -> None:
 
 def field_keys() -> list[str]:
     """Every valid ``section.field`` key (for suggestions and documentation)."""
-    keys = []
+    keys: list[str] = []
     for section, info in Config.model_fields.items():
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -643,6 +739,13 @@ def field_keys() -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _one_of(value: str, names: Sequence[str]) -> str:
+    """``value`` if it is one of ``names``; a ValueError listing them otherwise."""
+    if value not in names:
+        raise ValueError(f"must be one of {', '.join(names)}")
+    return value
 
 
 def _prefix(source: str) -> str:

@@ -10,12 +10,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from motionfit.config import load_config
 from motionfit.data.synthetic import is_complete, make_dataset
 
-DEMO_TRAIN = {"classes": 8, "per_class": 120, "seed": 0}
-DEMO_TEST = {"classes": 8, "per_class": 20, "seed": 1000}
+
+class DemoSet(TypedDict):
+    """Settings of one synthetic demo set (``make_dataset`` keywords)."""
+
+    classes: int
+    per_class: int
+    seed: int
+
+
+DEMO_TRAIN = DemoSet(classes=8, per_class=120, seed=0)
+DEMO_TEST = DemoSet(classes=8, per_class=20, seed=1000)
 
 
 @dataclass

@@ -81,6 +81,8 @@ def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
     cfg = run.config
     size = cfg.augment.crop_size
     frames = cfg.sampling.num_frames
+    mean, std = cfg.augment.mean, cfg.augment.std
+    assert mean is not None and std is not None  # Config validation fills them from the model
     return {
         "format": fmt,
         "model": cfg.model.name,
@@ -113,8 +115,8 @@ def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
             if cfg.eval.crops == 1
             else "left, centre, right along the long side (top, centre, bottom if portrait)",
             "pixel_scale": 1 / 255,
-            "mean": list(cfg.augment.mean),
-            "std": list(cfg.augment.std),
+            "mean": list(mean),
+            "std": list(std),
             "formula": "x = (rgb_uint8 / 255 - mean[c]) / std[c]",
             "clip_sampling": SAMPLING_NOTES[cfg.eval.mode],
             "resize": "antialiased bilinear, aspect ratio kept, long side truncated",
@@ -206,6 +208,7 @@ def _export_onnx(
         raise ModelError(
             f"{spec['model']}: ONNX export failed ({type(exc).__name__}: {exc})"
         ) from exc
+    assert program is not None  # dynamo=True always returns an ONNXProgram
     program.model.metadata_props[METADATA_KEY] = json.dumps(spec)
     size = sum(p.numel() * p.element_size() for p in model.parameters())
     program.save(out, external_data=size > EXTERNAL_DATA_BYTES)

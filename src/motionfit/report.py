@@ -12,7 +12,6 @@ final test of ``motionfit train``); with ``test=SOURCE`` every run is evaluated 
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import math
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from motionfit.evaluation.plots import (
     png_bytes,
     runs_figure,
 )
-from motionfit.run import RunPaths, load_run, resolve_run
+from motionfit.run import RunPaths, load_run, metric_columns, read_metrics, resolve_run
 
 HEADLINE_KEYS = (
     "model.name",
@@ -79,22 +78,10 @@ class RunSummary:
         return self.clean_train - self.val_top1
 
 
-def read_history(path: str | Path) -> dict[str, list[float]]:
-    """The columns of a run's ``metrics.csv`` as floats (NaN where a value is empty); empty
-    dict when the file does not exist."""
-    path = Path(path)
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    columns = list(rows[0]) if rows else []
-    return {column: [_float(row.get(column)) for row in rows] for column in columns}
-
-
 def summarize_run(run_dir: str | Path, name: str = "") -> RunSummary:
     """Read the config, history and test metrics of a run directory."""
     paths, _ = resolve_run(run_dir)
-    history = read_history(paths.metrics)
+    history = metric_columns(read_metrics(paths.metrics))
     val = history.get("val_top1", [])
     finite = [(v, i) for i, v in enumerate(val) if math.isfinite(v)]
     best = max(finite, key=lambda item: (item[0], -item[1]))[1] if finite else None
@@ -218,13 +205,6 @@ def _at(history: dict[str, list[float]], column: str, row: int | None) -> float 
         return None
     value = history[column][row]
     return value if math.isfinite(value) else None
-
-
-def _float(text: str | None) -> float:
-    try:
-        return float(text) if text not in (None, "") else math.nan
-    except ValueError:
-        return math.nan
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -25,9 +25,11 @@ A run has *started* once it holds a checkpoint or weights. A new run refuses a s
 
 from __future__ import annotations
 
+import csv
+import math
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -123,6 +125,12 @@ class RunStart(NamedTuple):
     retry: bool
 
 
+def data_inputs(config: Config) -> list[str | None]:
+    """The paths a run reads (its output must neither hold them nor lie inside them)."""
+    data = config.data
+    return [data.source, data.val, data.test, data.labels, data.video_root]
+
+
 def check_run_dir(
     run: RunPaths,
     kind: str,
@@ -165,6 +173,36 @@ def claim_run_dir(run: RunPaths, kind: str, start: RunStart) -> None:
                 shutil.rmtree(stale)
             else:
                 stale.unlink(missing_ok=True)
+
+
+def read_metrics(path: str | Path) -> list[dict[str, float]]:
+    """Rows of a run's ``metrics.csv`` as floats (NaN where a value is empty or not a number;
+    ``epoch`` and ``step`` as ints); empty when the file does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [{key: _number(raw.get(key)) for key in reader.fieldnames or ()} for raw in reader]
+    for row in rows:
+        for key in ("epoch", "step"):
+            if math.isfinite(row.get(key, math.nan)):
+                row[key] = int(row[key])
+    return rows
+
+
+def metric_columns(rows: Sequence[Mapping[str, float]]) -> dict[str, list[float]]:
+    """``metrics.csv`` rows as columns: column name -> its value in each row."""
+    return {
+        column: [row.get(column, math.nan) for row in rows] for column in (rows[0] if rows else ())
+    }
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text) if text else math.nan
+    except ValueError:
+        return math.nan
 
 
 def _is_launched_child() -> bool:

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
+
+from motionfit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from motionfit.config import Config
 
 console = Console()
 err_console = Console(stderr=True)
@@ -14,6 +25,9 @@ SET_OPTION = typer.Option(
     help="Override a config field: section.field=value (repeatable), e.g. optim.lr=1e-4.",
 )
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="Recipe name or YAML file.")
+DATA_OPTION = typer.Option(None, "--data", help="Training data (folder, list, split file).")
+VAL_OPTION = typer.Option(None, "--val", help="Validation data (default: 70/30 split).")
+RUN_OUT_OPTION = typer.Option(None, "--out", "-o", help="Run directory to create.")
 FORCE_OPTION = typer.Option(
     False,
     "--force",
@@ -35,3 +49,57 @@ QUIET_OPTION = typer.Option(
     help="No progress bar (there is none when stderr is not a terminal either).",
     callback=_set_quiet,
 )
+
+
+def load_with_data(
+    config: str | None, overrides: list[str] | None, data: Mapping[str, str | None]
+) -> Config:
+    """``--config`` with the ``--set`` overrides, then ``KEY=VALUE`` for each data option given
+    (``data`` maps a config key such as ``data.source`` to the option's value)."""
+    from motionfit.config import load_config
+
+    sets = [f"{key}={value}" for key, value in data.items() if value]
+    return load_config(config, [*(overrides or []), *sets])
+
+
+def run_config(
+    *,
+    resume: Path | None,
+    out: Path | None,
+    config: str | None,
+    overrides: list[str] | None,
+    data: Mapping[str, str | None],
+    default_config: str | None = None,
+    resume_conflicts: Iterable[object] = (),
+) -> tuple[Config, Path]:
+    """The config and run directory of a command that starts or continues a run: with
+    ``--resume RUN_DIR`` the run's own config plus ``--set`` overrides (``--config``, a data
+    option or any of ``resume_conflicts`` is an error); else ``--config`` (or
+    ``default_config``) with the data options, and ``--out`` is required."""
+    from motionfit.config import load_config
+    from motionfit.run import RunPaths
+
+    if resume is not None:
+        if config or any(data.values()) or any(resume_conflicts):
+            raise ConfigError(
+                "--resume continues a run with its own config and data; "
+                "only --set overrides may be added"
+            )
+        return load_config(RunPaths(resume).config, overrides), resume
+    if out is None:
+        raise ConfigError("missing --out RUN_DIR (where the run is written)")
+    return load_with_data(config or default_config, overrides, data), out
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's info chatter (tips, device lines, a torch-pytree deprecation notice it
+    triggers on torch >= 2.10, no-logger notices) out of the console."""
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # output.tensorboard=false: the task still logs step values for a logger there is not
+    warnings.filterwarnings("ignore", message=r"You called `self.log\(.*but have no logger")
+    # a resumed run's checkpoints folder holds its own checkpoints, by design
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    # metrics.csv and the curves are per epoch: fewer batches than the step-log interval is fine
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -177,8 +178,13 @@ def predict(
         check_output_file(out, force=force)
     videos = find_videos(target)
     run = load_run(run_dir)
-    options = {"top_k": top_k, "clips": clips, "crops": crops, "num_workers": workers}
-    options["min_confidence"] = min_confidence
+    options: dict[str, Any] = {
+        "top_k": top_k,
+        "clips": clips,
+        "crops": crops,
+        "num_workers": workers,
+        "min_confidence": min_confidence,
+    }
     if window is None:
         result = predict_videos(run, videos, **options)
     else:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from motionfit.cli.common import SET_OPTION, console
+from motionfit.cli.common import SET_OPTION, VAL_OPTION, console, quiet_lightning
 
 
 def features(
@@ -15,7 +15,7 @@ def features(
     ),
     data: str = typer.Option(..., "--data", help="Labeled videos (folder, list, split file)."),
     out: Path = typer.Option(..., "--out", "-o", help="Feature folder to create or complete."),
-    val: str | None = typer.Option(None, "--val", help="Validation data (default: 70/30 split)."),
+    val: str | None = VAL_OPTION,
     views: int = typer.Option(
         4, "--views", help="Augmented views cached per training video (epoch k uses view k mod K)."
     ),
@@ -24,7 +24,6 @@ def features(
 ) -> None:
     """Run the frozen backbone once over the data and cache its tokens (memory-mapped, with an
     index; an interrupted run resumes). Then: motionfit train --features OUT --out RUN."""
-    from motionfit.cli.train_cmd import quiet_lightning
     from motionfit.features.extract import extract_features, features_config
 
     quiet_lightning()

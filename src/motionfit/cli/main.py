@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 import warnings
+from dataclasses import dataclass, field
 from typing import TextIO
 
 import typer
@@ -16,7 +17,7 @@ import typer
 try:  # typer >= 0.20 vendors click; older releases use the click package
     from typer._click import exceptions as click_exc
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import exceptions as click_exc
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from motionfit import __version__
 from motionfit.cli import (
@@ -40,7 +41,17 @@ app = typer.Typer(
 )
 
 USER_ERROR = 2
-_state = {"verbose": False, "argv": []}
+
+
+@dataclass
+class _State:
+    """What the error handler needs to know of the current invocation."""
+
+    verbose: bool = False
+    argv: list[str] = field(default_factory=list)
+
+
+_state = _State()
 
 
 def _version(value: bool) -> None:
@@ -57,7 +68,7 @@ def root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks on errors."),
 ) -> None:
     """motionfit: temporal + spatial augmentation and regularization for video models."""
-    _state["verbose"] = verbose
+    _state.verbose = verbose
 
 
 for _module in (
@@ -74,7 +85,7 @@ for _module in (
 
 
 def _fail(message: str, exc: BaseException, code: int = USER_ERROR) -> int:
-    if _state["verbose"] or {"--verbose", "-v"} & set(_state["argv"]):
+    if _state.verbose or {"--verbose", "-v"} & set(_state.argv):
         traceback.print_exception(exc)
     message = " ".join(str(message).split())  # one line, always
     typer.echo(f"error: {message}", err=True)
@@ -97,8 +108,8 @@ def show_one_line_warning(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 2 user error, 143 SIGTERM, 1 bug)."""
-    _state["verbose"] = False
-    _state["argv"] = list(sys.argv[1:] if argv is None else argv)
+    _state.verbose = False
+    _state.argv = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = show_one_line_warning
     try:
         app(args=argv, standalone_mode=False)

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import typer
 
-from motionfit.cli.common import FORCE_OPTION, SET_OPTION, console
-from motionfit.cli.train_cmd import quiet_lightning
-from motionfit.errors import ConfigError
+from motionfit.cli.common import (
+    FORCE_OPTION,
+    RUN_OUT_OPTION,
+    SET_OPTION,
+    console,
+    quiet_lightning,
+    run_config,
+)
 
 DEFAULT_RECIPE = "videomae_pretrain"
 
@@ -17,7 +22,7 @@ def pretrain(
     data: str | None = typer.Option(
         None, "--data", help="Videos to learn from: a plain folder of videos or any dataset."
     ),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to create."),
+    out: Path | None = RUN_OUT_OPTION,
     config: str | None = typer.Option(
         None, "--config", "-c", help=f"Recipe name or YAML file (default: {DEFAULT_RECIPE})."
     ),
@@ -30,24 +35,17 @@ def pretrain(
 ) -> None:
     """Pretrain a VideoMAE encoder by masked video modeling (tube masking, labels ignored);
     fine-tune it with `motionfit train --init-from RUN_DIR`."""
-    from motionfit.config import load_config
     from motionfit.pretrain.fit import pretrain as run_pretraining
-    from motionfit.run import RunPaths
 
     quiet_lightning()
-    if resume is not None:
-        if data or config:
-            raise ConfigError(
-                "--resume continues a run with its own config and data; "
-                "only --set overrides may be added"
-            )
-        cfg = load_config(RunPaths(resume).config, overrides)
-        out = resume
-    else:
-        if out is None:
-            raise ConfigError("missing --out RUN_DIR (where the run is written)")
-        extra = [f"data.source={data}"] if data else []
-        cfg = load_config(config or DEFAULT_RECIPE, [*(overrides or []), *extra])
+    cfg, out = run_config(
+        resume=resume,
+        out=out,
+        config=config,
+        overrides=overrides,
+        data={"data.source": data},
+        default_config=DEFAULT_RECIPE,
+    )
     result = run_pretraining(cfg, out, resume=resume is not None, progress=not quiet, force=force)
     score = "n/a" if result.best_score is None else f"{result.best_score:.4f}"
     console.print(

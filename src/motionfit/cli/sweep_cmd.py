@@ -12,7 +12,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from motionfit.cli.common import CONFIG_OPTION, FORCE_OPTION, SET_OPTION, console
+from motionfit.cli.common import (
+    CONFIG_OPTION,
+    DATA_OPTION,
+    FORCE_OPTION,
+    SET_OPTION,
+    VAL_OPTION,
+    console,
+    load_with_data,
+    quiet_lightning,
+)
 from motionfit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -20,8 +29,6 @@ if TYPE_CHECKING:
     from motionfit.config import Config
     from motionfit.sweeps import SweepResult, TrialRow
 
-DATA_OPTION = typer.Option(None, "--data", help="Training data (folder, list, split file).")
-VAL_OPTION = typer.Option(None, "--val", help="Validation data (default: 70/30 split).")
 OUT_OPTION = typer.Option(..., "--out", "-o", help="Output folder.")
 LEADERBOARD_ROWS = 20
 _SHORT_TITLES = {
@@ -78,16 +85,12 @@ def sweep(
     """Search config fields with Optuna; writes OUT/trials/NNNN runs, leaderboard.csv,
     importance.png and best_config.yaml. Run the same command again to continue, or in
     several processes/machines with one --storage to share the work."""
-    from motionfit.cli.train_cmd import quiet_lightning
-    from motionfit.config import load_config
-
     optuna = _import_optuna()
     from motionfit.sweeps import load_space, run_sweep
 
     quiet_lightning()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sets = {"data.source": data, "data.val": val}
-    cfg = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in sets.items() if v)])
+    cfg = load_with_data(config, overrides, {"data.source": data, "data.val": val})
     space_spec = load_space(space)
     claim_output(out, "sweep", cfg, force)
     result = run_sweep(
@@ -139,14 +142,13 @@ def ablate(
     clean-train, validation and test accuracy, the overfitting gap and the motion-reliance
     agreements (mean ± std); write ablation.csv and ablation.png."""
     from motionfit.ablate import run_ablation, select_variants
-    from motionfit.cli.train_cmd import quiet_lightning
-    from motionfit.config import load_config
 
     quiet_lightning()
     names = [n.strip() for n in variants.split(",") if n.strip()] if variants else None
     chosen = select_variants(names, add or [])
-    sets = {"data.source": data, "data.val": val, "data.test": test}
-    cfg = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in sets.items() if v)])
+    cfg = load_with_data(
+        config, overrides, {"data.source": data, "data.val": val, "data.test": test}
+    )
     claim_output(out, "ablate", cfg, force)
     result = run_ablation(
         cfg, chosen, out, seeds=seeds, progress=not quiet, on_run=_run_line, shift_test=shift_test
@@ -176,7 +178,7 @@ def claim_output(out: Path, kind: str, cfg: Config, force: bool) -> None:
     """Check that ``kind`` (``sweep``, ``ablate``) may write into ``out`` (new, empty, or its
     own earlier output, which it continues; else only with ``--force``) and claim it."""
     from motionfit.output_dir import check_output_dir, claim_output_dir
-    from motionfit.train.fit import data_inputs
+    from motionfit.run import data_inputs
 
     check_output_dir(out, kind, force=force, inputs=data_inputs(cfg))
     claim_output_dir(out, kind)

@@ -6,17 +6,26 @@ from pathlib import Path
 
 import typer
 
-from motionfit.cli.common import CONFIG_OPTION, FORCE_OPTION, SET_OPTION, console, err_console
+from motionfit.cli.common import (
+    CONFIG_OPTION,
+    DATA_OPTION,
+    FORCE_OPTION,
+    RUN_OUT_OPTION,
+    SET_OPTION,
+    VAL_OPTION,
+    console,
+    err_console,
+    quiet_lightning,
+    run_config,
+)
 from motionfit.errors import ConfigError
 
 
 def train(
-    data: str | None = typer.Option(
-        None, "--data", help="Training data (folder, list, split file)."
-    ),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to create."),
+    data: str | None = DATA_OPTION,
+    out: Path | None = RUN_OUT_OPTION,
     config: str | None = CONFIG_OPTION,
-    val: str | None = typer.Option(None, "--val", help="Validation data (default: 70/30 split)."),
+    val: str | None = VAL_OPTION,
     test: str | None = typer.Option(None, "--test", help="Test data, scored after training."),
     overrides: list[str] | None = SET_OPTION,
     resume: Path | None = typer.Option(
@@ -47,23 +56,19 @@ def train(
                 "only --out RUN_DIR and --set overrides"
             )
         result = train_probe(features, out, overrides, progress=not quiet, force=force)
-    elif resume is not None:
-        if config or data or val or test or init_from:
-            raise ConfigError(
-                "--resume continues a run with its own config and data; "
-                "only --set overrides may be added"
-            )
-        cfg = load_config(RunPaths(resume).config, overrides)
-        note = replan_note(load_config(RunPaths(resume).config), cfg)
-        if note:
-            err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-        out = resume
     else:
-        if out is None:
-            raise ConfigError("missing --out RUN_DIR (where the run is written)")
-        sets = {"data.source": data, "data.val": val, "data.test": test}
-        cfg = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in sets.items() if v)])
-    if features is None:
+        cfg, out = run_config(
+            resume=resume,
+            out=out,
+            config=config,
+            overrides=overrides,
+            data={"data.source": data, "data.val": val, "data.test": test},
+            resume_conflicts=[init_from],
+        )
+        if resume is not None:
+            note = replan_note(load_config(RunPaths(resume).config), cfg)
+            if note:
+                err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
         result = run_training(
             cfg, out, resume=resume is not None, init_from=init_from, progress=not quiet,
             force=force,
@@ -111,23 +116,6 @@ def demo(
         from motionfit.cli.eval_cmd import print_diagnostics
 
         print_diagnostics(m)
-
-
-def quiet_lightning() -> None:
-    """Keep Lightning's info chatter (tips, device lines, a torch-pytree deprecation notice it
-    triggers on torch >= 2.10, no-logger notices) out of the console."""
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-    # output.tensorboard=false: the task still logs step values for a logger there is not
-    warnings.filterwarnings("ignore", message=r"You called `self.log\(.*but have no logger")
-    # a resumed run's checkpoints folder holds its own checkpoints, by design
-    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-    # metrics.csv and the curves are per epoch: fewer batches than the step-log interval is fine
-    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def register(app: typer.Typer) -> None:

@@ -67,6 +67,7 @@ def _frame_mappings(index: _pyav.PacketIndex) -> str:
     """Our frame table in torchcodec's ``custom_frame_mappings`` JSON, so it numbers frames as
     PyAV does and skips its own scan of the file."""
     pts = index.frame_pts
+    assert pts is not None  # read_frames sends only files with presentation timestamps
     last_duration = int(pts[-1] - pts[-2]) if len(pts) > 1 else 1
     durations = np.diff(pts, append=pts[-1] + last_duration)
     is_key = np.isin(pts, index.key_pts)

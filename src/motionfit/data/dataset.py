@@ -33,7 +33,9 @@ from motionfit.data.prepare import use_manifests
 from motionfit.data.records import VideoRecord
 from motionfit.data.sampling import ClipIndices, EvalSampler, TrainSampler, frame_strides
 from motionfit.data.transforms import (
+    EvalClipTransform,
     EvalTransform,
+    TrainClipTransform,
     TrainTransform,
     decode_short_side,
     stack_clips,
@@ -107,6 +109,13 @@ class VideoClipDataset(Dataset):
     Clips are views of channels-last memory (see :mod:`motionfit.data.transforms`): batch them
     with :func:`collate_clips` and normalize the batch with ``VideoNormalize`` on the device.
 
+    ``train_transform`` (a :data:`~motionfit.data.transforms.TrainClipTransform`, called as
+    ``(frames, generator) -> (clip, flipped)`` with the item's ``torch.Generator``) and
+    ``eval_transform`` (an :data:`~motionfit.data.transforms.EvalClipTransform`, ``frames ->
+    views``) replace the :class:`TrainTransform` and :class:`EvalTransform` built from
+    ``augment`` (and ``crops``). They get uint8 ``[T, C, H, W]`` frames decoded at the size
+    ``augment`` asks for.
+
     A record's ``start``/``end`` restrict sampling to that segment. Unreadable videos
     (missing, empty, truncated, not a video, no video stream): ``bad_files="error"`` raises
     VideoDecodeError; ``"skip"`` warns once per file, appends ``path<TAB>reason`` to
@@ -136,6 +145,8 @@ class VideoClipDataset(Dataset):
         bad_file_log: Path | None = None,
         repeated: int = 1,
         leave_out_bad: bool = False,
+        train_transform: TrainClipTransform | None = None,
+        eval_transform: EvalClipTransform | None = None,
     ) -> None:
         if not records:
             raise DataError("the dataset has no videos")
@@ -161,8 +172,12 @@ class VideoClipDataset(Dataset):
         self.temporal = augment.enabled and augment.temporal
         self.train_sampler = TrainSampler.from_config(sampling, temporal=self.temporal)
         self.eval_sampler = EvalSampler.from_config(sampling, num_clips=num_clips, mode=eval_mode)
-        self.train_transform = TrainTransform(augment)
-        self.eval_transform = EvalTransform(augment, crops=crops)
+        self.train_transform: TrainClipTransform = (
+            TrainTransform(augment) if train_transform is None else train_transform
+        )
+        self.eval_transform: EvalClipTransform = (
+            EvalTransform(augment, crops=crops) if eval_transform is None else eval_transform
+        )
         # shared memory, so persistent DataLoader workers see set_epoch from the main process
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._bad: dict[str, str] = {}  # this process's bad videos: path -> reason

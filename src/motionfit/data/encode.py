@@ -87,9 +87,10 @@ def _encoder_options(codec: str, gop: int, bframes: int, crf: int) -> dict[str, 
     return {}
 
 
-def _add_silent_audio(container: av.container.OutputContainer, suffix: str):
+def _add_silent_audio(container: av.container.OutputContainer, suffix: str) -> av.AudioStream:
     codec = {".avi": "mp3", ".webm": "libopus"}.get(suffix, "aac")
     stream = container.add_stream(codec, rate=16000)
+    assert isinstance(stream, av.AudioStream)  # an audio codec makes an audio stream
     stream.layout = "mono"
     return stream
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,7 +54,9 @@ def inspect_dataset(
         metas = list(track(probes, "probing videos", total=len(records)))
     per_class: dict[int, ClassSummary] = {}
     unreadable = []
-    fps, frames, sizes = [], [], Counter()
+    fps: list[float] = []
+    frames: list[int] = []
+    sizes: Counter[str] = Counter()
     for record, meta in zip(records, metas, strict=True):
         if isinstance(meta, str):
             unreadable.append({"video": str(record.path), "reason": meta})
@@ -95,7 +98,7 @@ def _segment_seconds(meta: VideoMeta, start: float | None, end: float | None) ->
     return max(0.0, stop - begin)
 
 
-def _spread(values: list[float]) -> dict[str, float]:
+def _spread(values: Sequence[float]) -> dict[str, float]:
     if not values:
         return {}
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}

@@ -361,8 +361,8 @@ def _write_outputs(
         atomic_write_text(_list_path(out, source), text.getvalue())
     (out / SKIPPED).unlink(missing_ok=True)
     if skipped:
-        text = "".join(f"{path}\t{reason}\n" for path, reason in sorted(skipped.items()))
-        atomic_write_text(out / SKIPPED, text)
+        listing = "".join(f"{path}\t{reason}\n" for path, reason in sorted(skipped.items()))
+        atomic_write_text(out / SKIPPED, listing)
     return manifest
 
 

@@ -83,9 +83,9 @@ def preview_grid(
         figsize=(1.3 * num_frames, 1.45 * len(samples)),
         dpi=100,
     )
-    for r, (label, clip) in enumerate(samples):  # clip: uint8 [C, T, H, W]
+    for r, (label, view) in enumerate(samples):  # view: uint8 [C, T, H, W]
         for t in range(num_frames):
-            axes[r][t].imshow(clip[:, t].permute(1, 2, 0).numpy())
+            axes[r][t].imshow(view[:, t].permute(1, 2, 0).numpy())
             axes[r][t].set_axis_off()
         axes[r][0].set_title(label, fontsize=8, loc="left")
     fig.suptitle(f"{Path(video).name}: {meta.num_frames} frames @ {meta.fps:g} fps", fontsize=9)

@@ -62,7 +62,7 @@ def train_clip(
     _check_lengths(num_video_frames, num_frames)
     if not strides or min(strides) < 1:
         raise ValueError(f"strides must be non-empty and >= 1, got {list(strides)}")
-    stride = int(strides[rng.integers(len(strides))]) if len(strides) > 1 else int(strides[0])
+    stride = int(strides[int(rng.integers(len(strides)))]) if len(strides) > 1 else int(strides[0])
     steps = np.full(num_frames - 1, stride, dtype=np.int64)
     jittered = 0
     if jitter_max > 0 and num_frames > 1 and rng.random() < jitter_prob:

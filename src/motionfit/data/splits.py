@@ -155,7 +155,7 @@ def _cover_both_sides(
 ) -> None:
     """Move the smallest unit needed so each class with >= 2 units is on both sides, never
     emptying a side of another such class."""
-    side_counts = {True: Counter(), False: Counter()}
+    side_counts: dict[bool, Counter[int]] = {True: Counter(), False: Counter()}
     for unit, counts in enumerate(unit_counts):
         side_counts[in_train[unit]].update(counts)
     for label in sorted(units_per_class):

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -53,6 +54,8 @@ ORIENTED_SHAPES = ("triangle", "cross", "bar", "ell")  # rotation is visible on 
 TEXTURES = ("solid", "stripes", "checker", "dots")
 METADATA_FILE = "synth.json"
 RENDER_VERSION = 4  # bump when rendering changes, so cached datasets are made again
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -132,11 +135,11 @@ def make_dataset(
         classes,
         per_class,
         seed,
-        tuple(size),
-        tuple(frames),
-        tuple(fps),
+        _pair(size),
+        _pair(frames),
+        _pair(fps),
         shortcut,
-        tuple(speed),
+        _pair(speed),
         reference_fps,
         drop,
         duplicate,
@@ -164,7 +167,8 @@ def is_complete(out: str | Path, **params: object) -> bool:
     meta = out / METADATA_FILE
     if not meta.is_file():
         return False
-    spec = SynthSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    spec = SynthSpec(**fields)
     stored = json.loads(meta.read_text())
     if stored != json.loads(json.dumps({**asdict(spec), "render_version": RENDER_VERSION})):
         return False
@@ -259,6 +263,12 @@ class _Scene:
     growth: float
 
 
+def _pair(values: Sequence[_T]) -> tuple[_T, _T]:
+    """A (min, max) or (height, width) argument as a tuple, from a tuple or a list."""
+    first, second = values
+    return first, second
+
+
 def _frame_times(spec: SynthSpec, rng: np.random.Generator, num_frames: int) -> np.ndarray:
     """Scene time (in frame steps) of each recorded frame: 0, 1, 2, ... unless the camera drops
     a frame (time jumps 2 steps) or repeats one (time stands still), with probabilities
@@ -343,6 +353,7 @@ def _random_background(rng: np.random.Generator, spec: SynthSpec, label: int) ->
         base = _hsv_to_rgb(rng.random(), rng.uniform(0.2, 0.8), rng.uniform(0.25, 0.7))
     kind = rng.integers(0, 3)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    field: np.ndarray
     if kind == 0:  # flat with grain
         field = rng.normal(0, 6, size=(height, width, 1))
     elif kind == 1:  # gradient

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torchvision import tv_tensors
@@ -32,6 +32,15 @@ NATIVE_DECODE_MAX_RATIO = 1.5
 """Sources whose short side is at most this many times ``augment.short_side`` are decoded at
 their own size (the crop's resize is the clip's only resize); larger ones are downscaled while
 decoding (see :func:`decode_short_side`)."""
+
+TrainClipTransform = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, bool]]
+"""A training transform: uint8 ``[T, C, H, W]`` frames and the generator to draw every random
+choice from -> (uint8 ``[C, T, S, S]`` clip, whether it was mirrored). :class:`TrainTransform`
+is one."""
+
+EvalClipTransform = Callable[[torch.Tensor], torch.Tensor]
+"""An evaluation transform: uint8 ``[T, C, H, W]`` frames -> uint8 ``[V, C, T, S, S]``, its V
+deterministic views (crops) of the clip. :class:`EvalTransform` is one."""
 
 DIRECTION_WORDS = frozenset(
     {
@@ -94,7 +103,7 @@ class VideoNormalize(torch.nn.Module):
     @classmethod
     def from_config(cls, cfg: AugmentConfig) -> VideoNormalize:
         """The normalization of ``augment.mean`` / ``augment.std``."""
-        return cls(cfg.mean, cfg.std)
+        return cls(*cfg.normalization())
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         """Convert and normalize ``video`` (see the class docstring)."""
@@ -186,7 +195,9 @@ class TrainTransform:
         )
         self.appearance = _appearance_transforms(cfg)
         self.erasing = (
-            v2.RandomErasing(p=cfg.random_erasing, value=[round(255 * m) for m in cfg.mean])
+            v2.RandomErasing(
+                p=cfg.random_erasing, value=[round(255 * m) for m in cfg.normalization()[0]]
+            )
             if cfg.random_erasing > 0
             else None
         )

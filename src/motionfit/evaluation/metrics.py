@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 from torchmetrics.functional.classification import (
@@ -92,7 +93,7 @@ def compute_metrics(
         raise ValueError(f"need >= 2 classes matching the probabilities, got {num_classes}")
     top_k = min(TOP_K, num_classes)
     video_probs, view_probs = video_probs.double(), view_probs.double()  # exact fractions
-    common = {"num_classes": num_classes, "validate_args": False}
+    common: dict[str, Any] = {"num_classes": num_classes, "validate_args": False}
     recall = multiclass_recall(video_probs, targets, average="none", **common)
     precision = multiclass_precision(video_probs, targets, average="none", **common)
     f1 = multiclass_f1_score(video_probs, targets, average="none", **common)

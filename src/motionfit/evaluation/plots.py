@@ -11,10 +11,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 ANNOTATE_MAX_CLASSES = 25  # print the percentage in each cell up to this many classes
+# metrics.csv accuracy column, legend label, line style
+ACCURACY_LINES = (
+    ("train_acc", "train (augmented)", ":"),
+    ("clean_train_acc", "clean train", "--"),
+    ("val_top1", "validation", "-"),
+)
 
 
 def confusion_figure(
@@ -81,37 +88,49 @@ def confusion_figure(
 
 def learning_curves_figure(history: Mapping[str, Sequence[float]], title: str = "") -> Figure:
     """Accuracy (train, clean-train, validation; the overfitting gap shaded) and loss per epoch
-    from a run's ``metrics.csv`` columns."""
+    from a run's ``metrics.csv`` columns; only the loss when there are no accuracy columns (a
+    pretraining run)."""
     epochs = np.asarray(history["epoch"], dtype=float)
-    fig = Figure(figsize=(9.0, 3.4), dpi=100, layout="constrained")
-    acc_ax, loss_ax = fig.subplots(1, 2)
-    for column, label, style in (
-        ("train_acc", "train (augmented)", ":"),
-        ("clean_train_acc", "clean train", "--"),
-        ("val_top1", "validation", "-"),
-    ):
-        values = _column(history, column)
-        if np.isfinite(values).any():
-            acc_ax.plot(epochs, values, style, marker="o", markersize=3, label=label)
-    clean, val = _column(history, "clean_train_acc"), _column(history, "val_top1")
-    both = np.isfinite(clean) & np.isfinite(val)
-    if both.any():
-        acc_ax.fill_between(
-            epochs, val, clean, where=both, color="tab:red", alpha=0.15, label="gap"
-        )
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0.0, 1.02))
-    for ax in (acc_ax, loss_ax):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    acc_ax.legend(fontsize=8)
-    for column, label in (("train_loss", "train"), ("val_loss", "validation")):
-        values = _column(history, column)
-        if np.isfinite(values).any():
-            loss_ax.plot(epochs, values, marker="o", markersize=3, label=label)
-    loss_ax.set(xlabel="epoch", ylabel="loss")
-    loss_ax.legend(fontsize=8)
+    if not any(column in history for column, _, _ in ACCURACY_LINES):
+        fig = Figure(figsize=(4.5, 3.4), dpi=100, layout="constrained")
+        _loss_panel(fig.subplots(), epochs, history)
+    else:
+        fig = Figure(figsize=(9.0, 3.4), dpi=100, layout="constrained")
+        acc_ax, loss_ax = fig.subplots(1, 2)
+        _accuracy_panel(acc_ax, epochs, history)
+        _loss_panel(loss_ax, epochs, history)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _accuracy_panel(ax: Axes, epochs: np.ndarray, history: Mapping[str, Sequence[float]]) -> None:
+    for column, label, style in ACCURACY_LINES:
+        values = _column(history, column)
+        if np.isfinite(values).any():
+            ax.plot(epochs, values, style, marker="o", markersize=3, label=label)
+    clean, val = _column(history, "clean_train_acc"), _column(history, "val_top1")
+    both = np.isfinite(clean) & np.isfinite(val)
+    if both.any():
+        ax.fill_between(epochs, val, clean, where=both, color="tab:red", alpha=0.15, label="gap")
+    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0.0, 1.02))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _legend(ax)
+
+
+def _loss_panel(ax: Axes, epochs: np.ndarray, history: Mapping[str, Sequence[float]]) -> None:
+    for column, label in (("train_loss", "train"), ("val_loss", "validation")):
+        values = _column(history, column)
+        if np.isfinite(values).any():
+            ax.plot(epochs, values, marker="o", markersize=3, label=label)
+    ax.set(xlabel="epoch", ylabel="loss")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _legend(ax)
+
+
+def _legend(ax: Axes) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
 
 
 def runs_figure(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:

@@ -20,8 +20,8 @@ from motionfit.data.dataset import VideoClipDataset
 from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import ConfigError, DataError, ModelError
 from motionfit.features.cache import CONFIG_FILE, CacheRow, FeatureCache
-from motionfit.models.base import VideoClassifier
 from motionfit.models.build import build_model_from_config
+from motionfit.models.hf_common import TokenPoolingClassifier
 from motionfit.models.registry import get_spec
 from motionfit.models.weights import report_load
 from motionfit.run import RunPaths
@@ -107,18 +107,18 @@ def extract_features(
     return cache
 
 
-def _backbone(config: Config, num_classes: int, weights: str | None) -> VideoClassifier:
+def _backbone(config: Config, num_classes: int, weights: str | None) -> TokenPoolingClassifier:
     """The model as ``motionfit train`` builds it (same seed, so the same initial weights)."""
     torch.manual_seed(config.train.seed)
     model = build_model_from_config(config, num_classes, pretrained=weights)
-    if not hasattr(model, "forward_tokens"):
+    if not isinstance(model, TokenPoolingClassifier):
         raise ModelError(
             f"{config.model.name}: cached features need a vjepa2_* or videoprism_* model"
         )
     return model.eval()
 
 
-def _token_shape(model: VideoClassifier, config: Config) -> tuple[int, int]:
+def _token_shape(model: TokenPoolingClassifier, config: Config) -> tuple[int, int]:
     """``(tokens, dim)`` of one clip (one forward pass on a blank clip)."""
     frames, size = config.sampling.num_frames, config.augment.crop_size
     with torch.no_grad():
@@ -152,7 +152,7 @@ def _open_or_create(
 
 def _fill(
     cache: FeatureCache,
-    model: VideoClassifier,
+    model: TokenPoolingClassifier,
     datamodule: VideoDataModule,
     config: Config,
     on_video: Callable[[int, int], None] | None,

@@ -26,6 +26,7 @@ from motionfit.errors import ConfigError
 from motionfit.features.cache import FeatureCache
 from motionfit.models.build import build_model_from_config
 from motionfit.models.freeze import freeze_model
+from motionfit.models.hf_common import TokenPoolingClassifier
 from motionfit.models.weights import read_state_dict
 from motionfit.run import RunPaths, check_run_dir, claim_run_dir
 from motionfit.train.balance import class_counts, resolve_class_weights
@@ -82,10 +83,11 @@ class FeatureDataset(Dataset):
         return len(self.videos)
 
     def __getitem__(self, index: int) -> dict:
-        rows = self.videos[index]
+        views = self.videos[index]
         label = self.labels[index]
+        rows: int | list[int] = views  # validation: every view
         if self.train:
-            rows = rows[self.epoch % len(rows)]
+            rows = views[self.epoch % len(views)]
             label = int(self.view_labels[rows])
         tokens = torch.from_numpy(np.asarray(self.tokens[rows], dtype=np.float32))
         return {"video": tokens, "label": label, "index": index}
@@ -112,7 +114,8 @@ class FeatureDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> ResumableLoader:
         """Seeded shuffle (or class-balanced draws) per epoch, as the video loader's."""
-        shard = (self.trainer.world_size, self.trainer.global_rank)
+        trainer = self.trainer
+        shard = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         return train_loader(
             self.config, self.train_set, self.train_set.labels, len(self.labels), shard
         )
@@ -124,6 +127,8 @@ class FeatureDataModule(L.LightningDataModule):
 
 class ProbeTask(VideoClassificationTask):
     """:class:`VideoClassificationTask` on cached tokens: ``model.pool`` + ``model.head``."""
+
+    model: TokenPoolingClassifier
 
     def classify(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens ``[B, N, D]`` -> logits ``[B, K]``."""

@@ -7,7 +7,8 @@
 from motionfit.models.base import VideoClassifier
 from motionfit.models.build import build_model, build_model_from_config
 from motionfit.models.data_config import resolve_data_config
-from motionfit.models.registry import HeadSpec, ModelSpec, get_spec, list_specs, register_model
+from motionfit.models.head import HeadSpec
+from motionfit.models.registry import ModelSpec, get_spec, list_specs, register_model
 
 __all__ = [
     "HeadSpec",

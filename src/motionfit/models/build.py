@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from motionfit.errors import ModelError
 from motionfit.models.base import VideoClassifier
-from motionfit.models.registry import HeadSpec, ModelSpec, get_spec
+from motionfit.models.head import HeadSpec
+from motionfit.models.registry import ModelSpec, get_spec
 from motionfit.models.weights import load_classifier_weights, read_state_dict
 
 if TYPE_CHECKING:

@@ -20,7 +20,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from motionfit import __version__
-from motionfit.models.registry import HeadSpec, ModelSpec, list_specs
+from motionfit.models.head import HeadSpec
+from motionfit.models.registry import ModelSpec, list_specs
 
 CARD_NUM_CLASSES = 400  # parameters are counted with a Kinetics-400 head
 _CACHE_FILE = "model_costs.json"

@@ -26,8 +26,8 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from motionfit.models.base import VideoClassifier
-from motionfit.models.head import VideoHead
-from motionfit.models.registry import HeadSpec, ModelSpec, register_model
+from motionfit.models.head import HeadSpec, VideoHead
+from motionfit.models.registry import ModelSpec, register_model
 
 _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8
 
@@ -44,6 +44,8 @@ class MotionStem(nn.Module):
     shortcut (150 steps of 16 clips, centre clips): 20/40/61% held-out top-1 after 50/100/150
     steps without it, 71/84/95% with it (motion only: 94/84/99%).
     """
+
+    sobel: torch.Tensor
 
     def __init__(self, width: int, appearance: bool = False) -> None:
         super().__init__()

@@ -1,3 +1,3 @@
 """Importing this module registers every model family."""
 
-from motionfit.models import cnn_zoo, hf_recent_zoo, hf_zoo, torchvision_zoo  # noqa: F401
+from motionfit.models import cnn_zoo, hf_recent_zoo, hf_zoo, tv_zoo  # noqa: F401

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import cast
+
 import torch
 from torch import nn
 
-from motionfit.models.registry import HeadSpec
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """The classification head put on every backbone."""
+
+    dropout: float = 0.5
+    hidden_dim: int = 0
+    pool: str | None = None  # "linear" or "attentive" where the family has both; None = default
 
 
 class VideoHead(nn.Module):
@@ -31,7 +41,7 @@ class VideoHead(nn.Module):
 
     def reset_parameters(self) -> None:
         """Small init of the last layer, as fine-tuning recipes do (trunc-normal std 0.02)."""
-        last = self.layers[-1]
+        last = cast(nn.Linear, self.layers[-1])
         nn.init.trunc_normal_(last.weight, std=0.02)
         nn.init.zeros_(last.bias)
 

@@ -17,7 +17,6 @@ and size; a head with a different class count is left new and reported.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -212,12 +211,13 @@ def _resize_position_tables(
         if key not in state:
             continue
         table = state[key]
-        current = functools.reduce(getattr, key.split("."), model)
+        owner, _, attribute = key.rpartition(".")
+        current: torch.Tensor = getattr(model.get_submodule(owner), attribute)
         extra = current.shape[1] - math.prod(grid)
         cells = table.shape[1] - extra
         source_grid = source_grids.get(key) or _infer_grid(cells, grid)
-        fits = source_grid is not None and math.prod(source_grid) == cells
-        if not fits or table.shape[-1] != current.shape[-1]:
+        wrong_width = table.shape[-1] != current.shape[-1]
+        if source_grid is None or math.prod(source_grid) != cells or wrong_width:
             raise ModelError(
                 f"pretrained weights '{source}': cannot map {key} {tuple(table.shape)} onto "
                 f"{tuple(current.shape)}; pass a folder with its config.json"

@@ -2,13 +2,14 @@
 
 :class:`ViTSize` (the encoder sizes of the registry), :func:`check_clip_shape`, the
 "``encoder.layer.N`` -> depth ``N + 1``" rule of layer-wise LR decay, :func:`videomae_config`
-(used by fine-tuning and pretraining) and :class:`HFVideoClassifier`, the base of every
-transformers-backed classifier.
+(used by fine-tuning and pretraining), :class:`HFVideoClassifier`, the base of every
+transformers-backed classifier, and :class:`TokenPoolingClassifier`, the base of those with a
+trainable token pooler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +22,7 @@ from motionfit.models.head import VideoHead
 if TYPE_CHECKING:  # transformers loads in ~2 s: only the models that use it import it
     from transformers import VideoMAEConfig
 
-    from motionfit.models.registry import HeadSpec
+    from motionfit.models.head import HeadSpec
 
 Classifier = TypeVar("Classifier", bound="HFVideoClassifier")
 
@@ -68,6 +69,11 @@ def check_tubelet_grid(label: str, num_frames: int, image_size: int) -> None:
             f"{label} needs frames divisible by {TUBELET_SIZE} and a size divisible by "
             f"{PATCH_SIZE}; got {num_frames} frames at {image_size}px"
         )
+
+
+def square_side(size: int | Sequence[int]) -> int:
+    """A square input or patch size as one int (transformers' configs also allow ``(h, w)``)."""
+    return size if isinstance(size, int) else int(size[0])
 
 
 def drop_path_rates(rate: float, depth: int) -> list[float]:
@@ -152,6 +158,23 @@ class HFVideoClassifier(VideoClassifier):
     def layer_id(self, param_name: str) -> int:
         """0 = embeddings, ``i + 1`` = encoder layer ``i``, ``L + 1`` = the rest (norm, head)."""
         return encoder_layer_id(param_name, self.backbone_prefix, self.num_layers)
+
+
+class TokenPoolingClassifier(HFVideoClassifier):
+    """An encoder whose tokens a trainable pooler reduces before the head (V-JEPA 2,
+    VideoPrism): a probe can train ``pool`` + ``head`` on cached :meth:`forward_tokens`."""
+
+    def forward_tokens(self, video: torch.Tensor) -> torch.Tensor:
+        """``[B, C, T, H, W]`` -> encoder tokens ``[B, N, D]``."""
+        raise NotImplementedError
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens ``[B, N, D]`` -> pooled features ``[B, D]``."""
+        raise NotImplementedError
+
+    def forward_features(self, video: torch.Tensor) -> torch.Tensor:
+        """``[B, C, T, H, W]`` -> pooled features ``[B, D]``."""
+        return self.pool(self.forward_tokens(video))
 
 
 def hf_builder(

@@ -4,11 +4,8 @@ folder, offline safe, with the load report)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
-
-from torch import nn
 
 from motionfit.models.hf_checkpoint import load_hf_pretrained
 from motionfit.models.hf_videoprism import PATCH_SIZE as PRISM_PATCH
@@ -39,16 +36,9 @@ _VIDEOPRISM: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _builder(
-    build: Callable[..., nn.Module], sizes: Mapping[str, object], name: str
-) -> Callable[..., nn.Module]:
-    """``build`` with the encoder size of ``name``."""
-    return functools.partial(build, size=sizes[name])
-
-
 register_model(ModelSpec(
     name="vjepa2_l",
-    builder=_builder(build_vjepa2, VJEPA2_SIZES, "vjepa2_l"),
+    builder=partial(build_vjepa2, size=VJEPA2_SIZES["vjepa2_l"]),
     default_frames=16,
     default_size=256,
     pretrained=("hf:facebook/vjepa2-vitl-fpc64-256", "hf:facebook/vjepa2-vitl-fpc16-256-ssv2",
@@ -59,7 +49,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="vjepa2_h",
-    builder=_builder(build_vjepa2, VJEPA2_SIZES, "vjepa2_h"),
+    builder=partial(build_vjepa2, size=VJEPA2_SIZES["vjepa2_h"]),
     default_frames=16,
     default_size=256,
     pretrained=("hf:facebook/vjepa2-vith-fpc64-256",),
@@ -68,7 +58,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="vjepa2_g",
-    builder=_builder(build_vjepa2, VJEPA2_SIZES, "vjepa2_g"),
+    builder=partial(build_vjepa2, size=VJEPA2_SIZES["vjepa2_g"]),
     default_frames=16,
     default_size=256,
     pretrained=("hf:facebook/vjepa2-vitg-fpc64-256",),
@@ -77,7 +67,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="vjepa2_g384",
-    builder=_builder(build_vjepa2, VJEPA2_SIZES, "vjepa2_g384"),
+    builder=partial(build_vjepa2, size=VJEPA2_SIZES["vjepa2_g384"]),
     default_frames=16,
     default_size=384,
     pretrained=("hf:facebook/vjepa2-vitg-fpc64-384",),
@@ -86,7 +76,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="vjepa2_tiny",
-    builder=_builder(build_vjepa2, VJEPA2_SIZES, "vjepa2_tiny"),
+    builder=partial(build_vjepa2, size=VJEPA2_SIZES["vjepa2_tiny"]),
     default_frames=8,
     default_size=64,
     use_if="CPU demos and tests of the V-JEPA 2 code path; not for accuracy",
@@ -95,7 +85,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="videoprism_b",
-    builder=_builder(build_videoprism, VIDEOPRISM_SIZES, "videoprism_b"),
+    builder=partial(build_videoprism, size=VIDEOPRISM_SIZES["videoprism_b"]),
     default_frames=16,
     default_size=288,
     pretrained=("hf:google/videoprism-base-f16r288",),
@@ -104,7 +94,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="videoprism_l",
-    builder=_builder(build_videoprism, VIDEOPRISM_SIZES, "videoprism_l"),
+    builder=partial(build_videoprism, size=VIDEOPRISM_SIZES["videoprism_l"]),
     default_frames=8,
     default_size=288,
     pretrained=("hf:google/videoprism-large-f8r288",),
@@ -113,7 +103,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="videoprism_tiny",
-    builder=_builder(build_videoprism, VIDEOPRISM_SIZES, "videoprism_tiny"),
+    builder=partial(build_videoprism, size=VIDEOPRISM_SIZES["videoprism_tiny"]),
     default_frames=8,
     default_size=72,
     use_if="CPU demos and tests of the VideoPrism code path; not for accuracy",

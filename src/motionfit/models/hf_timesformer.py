@@ -15,6 +15,7 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from motionfit.errors import ModelError
+from motionfit.models.head import HeadSpec
 from motionfit.models.hf_common import (
     PATCH_SIZE,
     HFVideoClassifier,
@@ -23,7 +24,6 @@ from motionfit.models.hf_common import (
     drop_path_rates,
     hf_builder,
 )
-from motionfit.models.registry import HeadSpec
 
 if TYPE_CHECKING:  # transformers loads in ~2 s: only the models that use it import it
     from transformers import TimesformerConfig, TimesformerModel

@@ -14,6 +14,7 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from motionfit.errors import ModelError
+from motionfit.models.head import HeadSpec
 from motionfit.models.hf_common import (
     PATCH_SIZE,
     TUBELET_SIZE,
@@ -25,7 +26,6 @@ from motionfit.models.hf_common import (
     hf_builder,
     videomae_config,
 )
-from motionfit.models.registry import HeadSpec
 
 if TYPE_CHECKING:  # transformers loads in ~2 s: only the models that use it import it
     from transformers import VideoMAEConfig, VideoMAEModel
@@ -123,5 +123,6 @@ def _add_drop_path(encoder: VideoMAEModel, rate: float) -> None:
     layers = encoder.encoder.layer
     for layer, layer_rate in zip(layers, drop_path_rates(rate, len(layers)), strict=True):
         if layer_rate > 0:
-            for branch in (layer.attention.output, layer.output):
-                branch.dropout = nn.Sequential(branch.dropout, StochasticDepth(layer_rate, "row"))
+            for branch in (layer.get_submodule("attention.output"), layer.get_submodule("output")):
+                dropout = branch.get_submodule("dropout")
+                branch.dropout = nn.Sequential(dropout, StochasticDepth(layer_rate, "row"))

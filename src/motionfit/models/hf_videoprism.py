@@ -18,9 +18,13 @@ import torch
 from torch import nn
 
 from motionfit.errors import ModelError
-from motionfit.models.head import VideoHead
-from motionfit.models.hf_common import HFVideoClassifier, check_clip_shape, hf_builder
-from motionfit.models.registry import HeadSpec
+from motionfit.models.head import HeadSpec, VideoHead
+from motionfit.models.hf_common import (
+    TokenPoolingClassifier,
+    check_clip_shape,
+    hf_builder,
+    square_side,
+)
 
 if TYPE_CHECKING:
     from transformers import VideoPrismVisionConfig
@@ -52,7 +56,7 @@ VIDEOPRISM_SIZES: dict[str, PrismSize] = {
 }
 
 
-class VideoPrismClassifier(HFVideoClassifier):
+class VideoPrismClassifier(TokenPoolingClassifier):
     """VideoPrism encoder + attention (or mean) pooling + :class:`VideoHead`.
 
     The encoder is ``vision_model.*`` as in ``VideoPrismForVideoClassification``; its pooling
@@ -91,7 +95,7 @@ class VideoPrismClassifier(HFVideoClassifier):
         self.spatial_layers = config.num_spatial_layers
         self.num_layers = config.num_spatial_layers + config.num_temporal_layers
         self.num_frames = config.num_frames
-        self.image_size = config.image_size
+        self.image_size = square_side(config.image_size)
 
     @staticmethod
     def position_grids_for(num_frames: int, image_size: int) -> dict[str, tuple[int, ...]]:
@@ -113,10 +117,6 @@ class VideoPrismClassifier(HFVideoClassifier):
         if self.attentive:
             return self.pooler_norm(self.pooler(tokens)[0]).squeeze(1)
         return self.fc_norm(tokens.mean(dim=1))
-
-    def forward_features(self, video: torch.Tensor) -> torch.Tensor:
-        """``[B, C, T, H, W]`` -> pooled features ``[B, D]``."""
-        return self.pool(self.forward_tokens(video))
 
     def layer_id(self, param_name: str) -> int:
         """0 = patch/spatial embedding, then spatial layers, then temporal layers (the temporal
@@ -164,7 +164,7 @@ def videoprism_config(
         num_temporal_layers=size.temporal,
         num_attention_heads=size.heads,
         intermediate_size=size.mlp,
-        attn_implementation="eager",
+        attn_implementation="eager",  # type: ignore[call-arg]  # a PretrainedConfig kwarg
     )
 
 

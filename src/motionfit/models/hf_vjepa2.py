@@ -14,18 +14,17 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from motionfit.models.head import VideoHead
+from motionfit.models.head import HeadSpec, VideoHead
 from motionfit.models.hf_common import (
     PATCH_SIZE,
     TUBELET_SIZE,
-    HFVideoClassifier,
+    TokenPoolingClassifier,
     ViTSize,
     check_clip_shape,
     check_tubelet_grid,
     encoder_layer_id,
     hf_builder,
 )
-from motionfit.models.registry import HeadSpec
 
 if TYPE_CHECKING:
     from transformers import VJEPA2Config
@@ -41,7 +40,7 @@ VJEPA2_SIZES: dict[str, ViTSize] = {
 }
 
 
-class VJEPA2Classifier(HFVideoClassifier):
+class VJEPA2Classifier(TokenPoolingClassifier):
     """V-JEPA 2 encoder + attentive (or mean) pooling + :class:`VideoHead`.
 
     Parameter names follow ``VJEPA2ForVideoClassification`` (``vjepa2.encoder.*``,
@@ -65,7 +64,8 @@ class VJEPA2Classifier(HFVideoClassifier):
 
         config.drop_path_rate = drop_path  # transformers' own stochastic depth, rising with depth
         self.vjepa2 = VJEPA2Model(config)
-        self.vjepa2.predictor = None  # the JEPA predictor is for pretraining only
+        # the JEPA predictor is for pretraining only
+        self.vjepa2.predictor = None  # type: ignore[assignment]
         self.attentive = head.pool != "linear"
         if self.attentive:
             self.pooler = VJEPA2AttentivePooler(config)
@@ -88,10 +88,6 @@ class VJEPA2Classifier(HFVideoClassifier):
         if self.attentive:
             return self.pooler(tokens)
         return self.fc_norm(tokens.mean(dim=1))
-
-    def forward_features(self, video: torch.Tensor) -> torch.Tensor:
-        """``[B, C, T, H, W]`` -> pooled features ``[B, D]``."""
-        return self.pool(self.forward_tokens(video))
 
     def layer_id(self, param_name: str) -> int:
         """0 = patch embedding, ``i + 1`` = encoder layer ``i`` (the final norm goes with the
@@ -124,7 +120,7 @@ def vjepa2_config(
         pred_hidden_size=32,
         pred_num_hidden_layers=1,
         pred_num_attention_heads=2,
-        attn_implementation="eager" if eager_attention else "sdpa",
+        attn_implementation="eager" if eager_attention else "sdpa",  # type: ignore[call-arg]
         **size.hf_fields(),
     )
 

@@ -5,18 +5,13 @@ Their weights load through :func:`motionfit.models.hf_checkpoint.load_hf_pretrai
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from motionfit.models.hf_checkpoint import load_hf_pretrained
 from motionfit.models.hf_common import PATCH_SIZE, TUBELET_SIZE
-from motionfit.models.hf_timesformer import (
-    TIMESFORMER_SIZES,
-    TimeSformerClassifier,
-    build_timesformer,
-)
-from motionfit.models.hf_videomae import VIDEOMAE_SIZES, VideoMAEClassifier, build_videomae
+from motionfit.models.hf_timesformer import TIMESFORMER_SIZES, build_timesformer
+from motionfit.models.hf_videomae import VIDEOMAE_SIZES, build_videomae
 from motionfit.models.registry import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -51,17 +46,9 @@ _TIMESFORMER: dict[str, Any] = {
 }
 
 
-def _videomae_builder(name: str) -> Callable[..., VideoMAEClassifier]:
-    return functools.partial(build_videomae, size=VIDEOMAE_SIZES[name])
-
-
-def _timesformer_builder(name: str) -> Callable[..., TimeSformerClassifier]:
-    return functools.partial(build_timesformer, size=TIMESFORMER_SIZES[name])
-
-
 register_model(ModelSpec(
     name="videomae_s",
-    builder=_videomae_builder("videomae_s"),
+    builder=partial(build_videomae, size=VIDEOMAE_SIZES["videomae_s"]),
     default_frames=16,
     default_size=224,
     pretrained=("hf:MCG-NJU/videomae-small-finetuned-kinetics",
@@ -72,7 +59,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="videomae_b",
-    builder=_videomae_builder("videomae_b"),
+    builder=partial(build_videomae, size=VIDEOMAE_SIZES["videomae_b"]),
     default_frames=16,
     default_size=224,
     pretrained=("hf:MCG-NJU/videomae-base-finetuned-kinetics",
@@ -84,7 +71,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="videomae_l",
-    builder=_videomae_builder("videomae_l"),
+    builder=partial(build_videomae, size=VIDEOMAE_SIZES["videomae_l"]),
     default_frames=16,
     default_size=224,
     pretrained=("hf:MCG-NJU/videomae-large-finetuned-kinetics", "hf:MCG-NJU/videomae-large"),
@@ -94,7 +81,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="videomae_tiny",
-    builder=_videomae_builder("videomae_tiny"),
+    builder=partial(build_videomae, size=VIDEOMAE_SIZES["videomae_tiny"]),
     default_frames=8,
     default_size=64,
     use_if="CPU demos and tests of the VideoMAE code path; not for accuracy",
@@ -103,7 +90,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="timesformer_b",
-    builder=_timesformer_builder("timesformer_b"),
+    builder=partial(build_timesformer, size=TIMESFORMER_SIZES["timesformer_b"]),
     default_frames=8,
     default_size=224,
     pretrained=("hf:facebook/timesformer-base-finetuned-k400",
@@ -115,7 +102,7 @@ register_model(ModelSpec(
 ))  # fmt: skip
 register_model(ModelSpec(
     name="timesformer_tiny",
-    builder=_timesformer_builder("timesformer_tiny"),
+    builder=partial(build_timesformer, size=TIMESFORMER_SIZES["timesformer_tiny"]),
     default_frames=8,
     default_size=64,
     use_if="CPU demos and tests of the TimeSformer code path; not for accuracy",

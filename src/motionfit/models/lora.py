@@ -34,7 +34,11 @@ def add_lora(model: VideoClassifier, settings: LoraSettings) -> LoraModel:
             "config key 'model.lora' needs the PEFT library: pip install 'motionfit[peft]'"
         ) from exc
     targets = settings.targets or list(getattr(model, "lora_targets", ("query", "value")))
-    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, target_modules=targets)
+    config = LoraConfig(
+        r=settings.rank,
+        lora_alpha=settings.alpha,  # type: ignore[arg-type]  # PEFT annotates int; scales alpha / r
+        target_modules=targets,
+    )
     try:
         tuner = LoraModel(model, config, adapter_name="default")
     except ValueError as exc:  # no module matched the targets

@@ -9,24 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from torch import nn
-
 from motionfit.errors import ModelError
+from motionfit.models.base import VideoClassifier
+from motionfit.models.weights import LoadReport
 
 # the normalization of models whose weights do not say otherwise (SlowFast's Kinetics default)
 KINETICS_MEAN = (0.45, 0.45, 0.45)
 KINETICS_STD = (0.225, 0.225, 0.225)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class HeadSpec:
-    """The classification head put on every backbone."""
-
-    dropout: float = 0.5
-    hidden_dim: int = 0
-    pool: str | None = None  # "linear" or "attentive" where the family has both; None = default
 
 
 @dataclass(frozen=True)
@@ -56,7 +47,7 @@ class ModelSpec:
 
     name: str
     family: str
-    builder: Callable[..., nn.Module]
+    builder: Callable[..., VideoClassifier]
     default_frames: int
     default_size: int
     frame_multiple: int = 1
@@ -65,7 +56,7 @@ class ModelSpec:
     use_if: str = ""
     recipe: str | None = None
     tiny: bool = False
-    load_pretrained: Callable[..., object] | None = None
+    load_pretrained: Callable[..., LoadReport] | None = None
     mean: tuple[float, float, float] = KINETICS_MEAN
     std: tuple[float, float, float] = KINETICS_STD
     extra: dict[str, object] = field(default_factory=dict)

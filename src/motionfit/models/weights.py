@@ -37,15 +37,20 @@ class LoadReport:
     loaded: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, object]:
-        """The report as JSON-ready data (every name, and the count of each kind)."""
-        kinds = {
+    def kinds(self) -> dict[str, list[str]]:
+        """The names of each kind, under the names the reports use (``unexpected`` is
+        ``ignored``)."""
+        return {
             "loaded": self.loaded,
             "adapted": self.adapted,
             "new": self.new,
             "missing": self.missing,
             "ignored": self.unexpected,
         }
+
+    def to_dict(self) -> dict[str, object]:
+        """The report as JSON-ready data (every name, and the count of each kind)."""
+        kinds = self.kinds()
         return {
             "source": self.source,
             "counts": {kind: len(names) for kind, names in kinds.items()},
@@ -61,10 +66,10 @@ class LoadReport:
             "missing": "not in the source: fresh initialization",
             "ignored": "in the source, no place in this model",
         }
-        data = self.to_dict()
+        kinds = self.kinds()
         lines = [f"weights loaded from {self.source}:"]
         for kind, note in notes.items():
-            names = data[kind]
+            names = kinds[kind]
             shown = f": {_abbrev(names, limit)}" if names else ""
             lines.append(f"  {kind:<8}{len(names):>5}  ({note}){shown}")
         return "\n".join(lines)
@@ -122,6 +127,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         )
     if not path.is_file():
         raise ModelError(f"weights file not found: {path}")
+    state: object
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file

@@ -69,7 +69,8 @@ class UnlabeledDataModule(VideoDataModule):
     def save_records(self) -> None:
         """Write ``split/train.txt`` and ``split/val.txt`` for a split made here (rank 0)."""
         split = self.run.split_dir
-        if rank_zero_only.rank != 0 or self.config.data.val is not None:
+        rank = rank_zero_only.rank  # type: ignore[attr-defined]  # Lightning sets it at run time
+        if rank != 0 or self.config.data.val is not None:
             return
         if not (split / "train.txt").is_file():
             write_list(self.train_records, split / "train.txt", NO_CLASSES)
@@ -89,14 +90,13 @@ class UnlabeledDataModule(VideoDataModule):
             self.train_records, mode="train", repeated=cfg.data.repeated_augmentation, **common
         )
         preview_records = self.val_records or self.train_records
-        self.val_set = (
-            VideoClipDataset(self.val_records, mode="eval", **common) if self.val_records else None
-        )
+        if self.val_records:
+            self.val_set = VideoClipDataset(self.val_records, mode="eval", **common)
         self.preview_set = VideoClipDataset(preview_records, mode="eval", **common)
 
     def val_dataloader(self) -> list[DataLoader]:
         """The held-out videos (none when there are none)."""
-        return [self._eval_loader(self.val_set)] if self.val_set is not None else []
+        return [self._eval_loader(self.val_set)] if self.val_records else []
 
     def preview_clips(self, count: int) -> torch.Tensor:
         """uint8 ``[count, C, T, S, S]``: the first ``count`` validation videos (training videos

@@ -14,23 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import torch
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from motionfit.config import Config, dump_config
+from motionfit.config import Config
 from motionfit.errors import ConfigError
 from motionfit.models.hf_zoo import IMAGENET_MEAN, IMAGENET_STD
 from motionfit.pretrain.data import UnlabeledDataModule
 from motionfit.pretrain.model import build_pretrainer, check_pretrainable
 from motionfit.pretrain.preview import ReconstructionPreview
 from motionfit.pretrain.task import MaskedVideoTask
-from motionfit.run import RunPaths, check_run_dir, claim_run_dir
+from motionfit.run import RunPaths
+from motionfit.run_start import open_run, start_run
 from motionfit.train.fit import (
     best_checkpoint,
+    best_score,
     build_trainer,
     check_monitor,
     check_trains_some_steps,
-    data_inputs,
     export_weights,
     fit_or_interrupt,
 )
@@ -68,8 +67,7 @@ def pretrain(
     ``val/loss`` or ``train/loss``.
     """
     _check_config(config)
-    run = RunPaths(Path(out))
-    start = check_run_dir(run, "pretrain", resume=resume, force=force, inputs=data_inputs(config))
+    run, start = open_run(config, out, "pretrain", resume=resume, force=force)
     datamodule = UnlabeledDataModule(config, run, resume=start.resume)
     datamodule.prepare_records()  # bad data or settings fail before anything is written
     if config.train.monitor == "val/loss" and not datamodule.val_records:
@@ -77,7 +75,6 @@ def pretrain(
             "config key 'train.monitor': val/loss needs held-out videos; set "
             "pretrain.val_fraction > 0 or data.val, or monitor train/loss"
         )
-    torch.manual_seed(config.train.seed)
     model = build_pretrainer(
         config.model.name,
         num_frames=config.sampling.num_frames,
@@ -95,20 +92,16 @@ def pretrain(
         metrics=PRETRAIN_METRICS,
     )  # writes nothing
     check_trains_some_steps(len(datamodule.train_records), config, trainer.world_size)
-    if rank_zero_only.rank == 0:
-        claim_run_dir(run, "pretrain", start)
-        dump_config(config, run.config)
-    datamodule.save_records()
+    start_run(run, "pretrain", start, config, datamodule)
     fit_or_interrupt(trainer, task, datamodule, run, start.resume, command="pretrain")
     best = best_checkpoint(trainer, run)
     if trainer.is_global_zero and best is not None:
         export_weights(best, run.model)
         model.config.to_json_file(run.root / HF_CONFIG_FILE)
-    score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     return PretrainResult(
         run=run,
         monitor=config.train.monitor,
-        best_score=float(score) if score is not None else None,
+        best_score=best_score(trainer),
         epochs=trainer.current_epoch,
         steps=trainer.global_step,
     )
@@ -117,7 +110,7 @@ def pretrain(
 def _check_config(config: Config) -> None:
     check_pretrainable(config.model.name, config.sampling.num_frames, config.augment.crop_size)
     check_monitor(config.train.monitor, PRETRAIN_METRICS.values(), "pretraining")
-    normalization = (tuple(config.augment.mean), tuple(config.augment.std))
+    normalization = (config.augment.mean, config.augment.std)
     if not config.pretrain.norm_pix_loss and normalization != (IMAGENET_MEAN, IMAGENET_STD):
         raise ConfigError(
             "config keys 'augment.mean'/'augment.std': without pretrain.norm_pix_loss, "

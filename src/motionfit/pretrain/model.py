@@ -19,6 +19,7 @@ from motionfit.models.hf_common import (
     TUBELET_SIZE,
     ViTSize,
     encoder_layer_id,
+    square_side,
     videomae_config,
 )
 from motionfit.models.hf_videomae import VIDEOMAE_SIZES
@@ -37,9 +38,14 @@ class VideoMAEPretrainer(VideoMAEForPreTraining):
         return self.config.num_hidden_layers
 
     @property
+    def patch_size(self) -> int:
+        """Side of a token's square patch, in pixels."""
+        return square_side(self.config.patch_size)
+
+    @property
     def grid(self) -> tuple[int, int, int]:
         """Token grid ``(t, h, w)`` of a clip."""
-        side = self.config.image_size // self.config.patch_size
+        side = square_side(self.config.image_size) // self.patch_size
         return (self.config.num_frames // self.config.tubelet_size, side, side)
 
     def layer_id(self, param_name: str) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import lightning as L
 import matplotlib
@@ -27,6 +28,9 @@ from motionfit.data.transforms import VideoNormalize
 from motionfit.pretrain.masking import tube_mask
 from motionfit.pretrain.model import VideoMAEPretrainer
 from motionfit.pretrain.patches import patch_statistics, patchify, unpatchify
+
+if TYPE_CHECKING:
+    from motionfit.pretrain.task import MaskedVideoTask
 
 MASK_GREY = 0.5
 MAX_COLUMNS = 8  # frames shown per clip
@@ -52,7 +56,7 @@ def reconstruct(
     """Mask uint8 clips ``[N, C, T, H, W]`` with a tube mask from ``generator`` and rebuild them
     from the model's predicted tokens (the model runs in eval mode, then returns to its mode)."""
     config = model.config
-    tubelet, patch = config.tubelet_size, config.patch_size
+    tubelet, patch = config.tubelet_size, model.patch_size
     mask = tube_mask(video.shape[0], model.grid, mask_ratio, generator).to(video.device)
     was_training = model.training
     model.eval()
@@ -127,13 +131,15 @@ class ReconstructionPreview(L.Callback):
         epoch = trainer.current_epoch
         if not trainer.is_global_zero or self.every < 1 or (epoch + 1) % self.every:
             return
+        task = cast("MaskedVideoTask", pl_module)
         if self._video is None:
-            self._video = trainer.datamodule.preview_clips(self.clips)
+            datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning's fit
+            self._video = datamodule.preview_clips(self.clips)
         result = reconstruct(
-            pl_module.model,
-            self._video.to(pl_module.device),
-            pl_module.normalize,
-            pl_module.config.pretrain.mask_ratio,
+            task.model,
+            self._video.to(task.device),
+            task.normalize,
+            task.config.pretrain.mask_ratio,
             torch.Generator().manual_seed(self.seed),
         )
         loss = trainer.callback_metrics.get("val/loss", trainer.callback_metrics.get("train/loss"))

@@ -32,7 +32,8 @@ class MaskedVideoTask(SteppedVideoTask):
 
     def __init__(self, config: Config, model: VideoMAEPretrainer) -> None:
         super().__init__(config, model)
-        self.train_loss = persistent_metric(MeanMetric())
+        self.train_loss = MeanMetric()
+        persistent_metric(self.train_loss)
         self.val_loss = MeanMetric()
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -22,7 +22,7 @@ from rich import box
 from rich.table import Table
 
 from motionfit.atomic import atomic_write_text
-from motionfit.report import read_history
+from motionfit.run import RunPaths, metric_columns, read_metrics
 
 # Trial user attributes written by the sweep runner (see ``trial_scores``).
 RUN_DIR = "run_dir"
@@ -56,7 +56,7 @@ class TrialRow:
 def trial_scores(run_dir: Path) -> dict[str, float | None]:
     """Epochs trained and the accuracies at the best validation epoch of a (possibly
     unfinished) run, from its ``metrics.csv``."""
-    history = read_history(Path(run_dir) / "metrics.csv")
+    history = metric_columns(read_metrics(RunPaths(Path(run_dir)).metrics))
     val = history.get("val_top1", [])
     finite = [(v, i) for i, v in enumerate(val) if math.isfinite(v)]
     scores: dict[str, float | None] = dict.fromkeys(SCORE_KEYS)
@@ -80,7 +80,7 @@ def leaderboard(study: optuna.Study) -> list[TrialRow]:
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
 
     def order(trial: FrozenTrial) -> tuple[int, float, int]:
-        if trial.state == TrialState.COMPLETE:
+        if trial.state == TrialState.COMPLETE and trial.value is not None:
             key = -trial.value if maximize else trial.value
         else:
             score = trial.user_attrs.get("val_top1")
@@ -143,12 +143,14 @@ def write_importance_plot(study: optuna.Study, path: Path) -> Path | None:
     if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
         return None
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from optuna.visualization.matplotlib import plot_param_importances
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         axes = plot_param_importances(study)
     figure = axes.figure
+    assert isinstance(figure, Figure)  # plot_param_importances draws on a figure of its own
     figure.set_size_inches(8, 1.6 + 0.45 * len(complete[0].params))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120, bbox_inches="tight")

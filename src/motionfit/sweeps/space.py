@@ -147,7 +147,7 @@ def check_space(space: SearchSpace, base: Config) -> None:
         for value in param.bounds():
             apply_params(base, {param.key: value}, space.source)
         section, field = param.key.split(".")
-        annotation = Config.model_fields[section].annotation.model_fields[field].annotation
+        annotation = type(getattr(base, section)).model_fields[field].annotation
         if param.kind in ("uniform", "loguniform") and annotation is int:
             raise ConfigError(f"{space.source}: '{param.key}' is an integer field: use type: int")
 

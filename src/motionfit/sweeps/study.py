@@ -248,7 +248,7 @@ def _open_study(
     name: str,
     space: SearchSpace,
     *,
-    direction: str,
+    direction: Literal["minimize", "maximize"],
     sampler: optuna.samplers.BaseSampler,
     pruner: optuna.pruners.BasePruner,
 ) -> optuna.Study:

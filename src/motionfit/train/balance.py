@@ -14,9 +14,10 @@ import re
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch.utils.data import DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 
 from motionfit.atomic import atomic_write_text
 from motionfit.errors import ConfigError
@@ -41,9 +42,10 @@ def warn_if_imbalanced(
     largest, smallest = int(counts.argmax()), int(counts.argmin())
     imbalanced = counts[largest] > ratio * counts[smallest]
     if imbalanced and not compensated:
+        most, fewest = int(counts[largest]), int(counts[smallest])
         warnings.warn(
-            f"class '{names[largest]}' has {int(counts[largest])} training videos, "
-            f"{counts[largest] / max(1, counts[smallest]):.0f}x the {int(counts[smallest])} of "
+            f"class '{names[largest]}' has {most} training videos, "
+            f"{most / max(1, fewest):.0f}x the {fewest} of "
             f"'{names[smallest]}': set train.class_weights=balanced or "
             "train.balanced_sampler=true, and read the per-class scores",
             ImbalanceWarning,
@@ -76,8 +78,10 @@ def read_class_weights(path: Path, names: Sequence[str]) -> torch.Tensor:
             continue
         match = re.fullmatch(r"(.+?)[\s,]+([^\s,]+)", text)
         try:
+            if match is None:
+                raise ValueError(text)
             weights[match[1].strip()] = float(match[2])
-        except (TypeError, ValueError):
+        except ValueError:
             raise ConfigError(f"{path}:{number}: expected 'class weight', got {line!r}") from None
     unknown = sorted(set(weights) - set(names))
     missing = [n for n in names if n not in weights]
@@ -95,7 +99,7 @@ class ClassBalancedSampler(DistributedSampler):
     seeded by ``(seed, epoch)`` and sharded over ranks like the shuffled sampler."""
 
     def __init__(
-        self, dataset: object, labels: Sequence[int], num_classes: int, **kwargs: object
+        self, dataset: Dataset, labels: Sequence[int], num_classes: int, **kwargs: Any
     ) -> None:
         super().__init__(dataset, **kwargs)
         counts = class_counts(labels, num_classes).clamp_min(1)

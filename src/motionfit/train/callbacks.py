@@ -19,7 +19,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from motionfit.atomic import atomic_write_bytes
 from motionfit.errors import RunError
-from motionfit.train.plots import plot_curves
+from motionfit.evaluation.plots import learning_curves_figure, png_bytes
+from motionfit.run import metric_columns, read_metrics
 
 # metrics.csv column -> the logged metric it holds; ``epoch``, ``step`` and ``lr`` come first,
 # second and last in every table.
@@ -75,24 +76,12 @@ class EpochMetricsWriter(L.Callback):
             value = metrics.get(key)
             row[column] = float(value) if value is not None else math.nan
         row["lr"] = max(group["lr"] for group in trainer.optimizers[0].param_groups)
-        rows = read_metrics(self.metrics_path) if self.metrics_path.is_file() else []
+        rows = read_metrics(self.metrics_path)
         rows = [r for r in rows if r["epoch"] != row["epoch"]] + [row]
         _write_rows(self.metrics_path, rows, self.columns)
         if self.curves_path is not None:
-            plot_curves(rows, self.curves_path)
-
-
-def read_metrics(path: Path) -> list[dict[str, float]]:
-    """Rows of a ``metrics.csv`` as dicts of floats (``epoch``/``step`` as ints)."""
-    with open(path, newline="") as handle:
-        rows = []
-        for raw in csv.DictReader(handle):
-            row: dict[str, float] = {
-                k: float(v) if v not in ("", None) else math.nan for k, v in raw.items()
-            }
-            row["epoch"], row["step"] = int(row["epoch"]), int(row["step"])
-            rows.append(row)
-        return rows
+            figure = learning_curves_figure(metric_columns(rows))
+            atomic_write_bytes(self.curves_path, png_bytes(figure))
 
 
 def _write_rows(path: Path, rows: list[dict[str, float]], columns: Sequence[str]) -> None:
@@ -178,7 +167,7 @@ class EpochPositionRecorder(L.Callback):
     ) -> None:
         """Set ``batches_done`` on the train loader."""
         loader = trainer.train_dataloader
-        if hasattr(loader, "batches_done"):
+        if loader is not None and hasattr(loader, "batches_done"):
             loader.batches_done = batch_idx + 1
 
 

@@ -13,7 +13,6 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, DistributedSampler
 
 from motionfit.config import Config
@@ -25,6 +24,7 @@ from motionfit.data.timebase import resolve_stride_fps
 from motionfit.data.transforms import flip_label_map, warn_unmapped_direction_classes
 from motionfit.errors import DataError
 from motionfit.run import RunPaths
+from motionfit.run_start import is_rank_zero
 from motionfit.train.balance import (
     CLASS_BALANCE_FILE,
     ClassBalancedSampler,
@@ -38,6 +38,8 @@ from motionfit.train.balance import (
 class ResumableSampler(DistributedSampler):
     """torch's ``DistributedSampler`` (seeded shuffle per epoch, one shard per rank) that can
     start an epoch part-way, and that keeps the dataset's epoch in step with its own."""
+
+    dataset: VideoClipDataset
 
     def __init__(self, dataset: VideoClipDataset, **kwargs: Any) -> None:
         super().__init__(dataset, **kwargs)
@@ -176,7 +178,7 @@ class VideoDataModule(L.LightningDataModule):
     def save_records(self) -> None:
         """Write ``labels.txt``, ``class_balance.csv`` and, for a split made here,
         ``split/{train,val}.txt`` (rank 0; a resumed run keeps the split it has)."""
-        if rank_zero_only.rank != 0 or self.labels is None:
+        if not is_rank_zero() or self.labels is None:
             return
         self.labels.save(self.run.labels)
         write_class_balance(
@@ -252,12 +254,15 @@ class VideoDataModule(L.LightningDataModule):
 
     def train_batches_per_epoch(self, world_size: int) -> int:
         """Batches per epoch and rank of :meth:`train_dataloader` (both drop the remainder)."""
+        if self.train_set is None:
+            raise RuntimeError("train_batches_per_epoch() needs setup('fit') first")
         per_rank = len(self.train_set) // world_size
         return per_rank // self.config.train.batch_size
 
     def class_counts(self) -> torch.Tensor:
         """Training videos per class."""
-        return class_counts([r.label for r in self.train_records], len(self.labels))
+        labels = self.prepare_records()
+        return class_counts([r.label for r in self.train_records], len(labels))
 
     def loss_weights(self) -> torch.Tensor | None:
         """The cross-entropy class weights of ``train.class_weights`` (None = unweighted)."""
@@ -270,7 +275,12 @@ class VideoDataModule(L.LightningDataModule):
         labels = [r.label for r in self.train_records]
         shard = (self._world_size(), self._rank())
         return train_loader(
-            self.config, self.train_set, labels, len(self.labels), shard, self._loader_options()
+            self.config,
+            self.train_set,
+            labels,
+            len(self.prepare_records()),
+            shard,
+            self._loader_options(),
         )
 
     def val_dataloader(self) -> list[DataLoader]:
@@ -279,7 +289,7 @@ class VideoDataModule(L.LightningDataModule):
         return [self._eval_loader(dataset) for dataset in sets]
 
     def _eval_loader(self, dataset: VideoClipDataset) -> DataLoader:
-        sampler = None
+        sampler: DistributedSampler | None = None
         if self._world_size() > 1:
             sampler = DistributedSampler(
                 dataset, num_replicas=self._world_size(), rank=self._rank(), shuffle=False

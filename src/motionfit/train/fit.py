@@ -16,18 +16,18 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from rich.console import Console
 
 from motionfit.atomic import atomic_write_bytes
-from motionfit.config import Config, dump_config, load_config
+from motionfit.config import Config, load_config
 from motionfit.errors import ConfigError, DataError, RunError
 from motionfit.models.adapt import adapt_for_training
 from motionfit.models.build import build_model_from_config
 from motionfit.models.lora import merge_lora_file
 from motionfit.models.registry import get_spec
 from motionfit.models.weights import report_load
-from motionfit.run import RunPaths, check_run_dir, claim_run_dir
+from motionfit.run import RunPaths
+from motionfit.run_start import is_rank_zero, open_run, start_run
 from motionfit.train.callbacks import (
     CLASSIFICATION_METRICS,
     AtomicCheckpointIO,
@@ -66,12 +66,10 @@ class TrainResult:
         cls, trainer: L.Trainer, run: RunPaths, monitor: str, test_metrics: dict | None = None
     ) -> TrainResult:
         """The result of ``trainer``'s finished fit into ``run``."""
-        callback = trainer.checkpoint_callback
-        score = callback.best_model_score if callback is not None else None
         return cls(
             run=run,
             monitor=monitor,
-            best_score=float(score) if score is not None else None,
+            best_score=best_score(trainer),
             epochs=trainer.current_epoch,
             steps=trainer.global_step,
             test_metrics=test_metrics,
@@ -99,13 +97,11 @@ def train(
     pretraining run). ``callbacks`` are added to the Trainer's (e.g. a sweep's pruning
     callback).
     """
-    run = RunPaths(Path(out))
     check_monitor(config.train.monitor, CLASSIFICATION_METRICS.values(), "training")
-    start = check_run_dir(run, "train", resume=resume, force=force, inputs=data_inputs(config))
+    run, start = open_run(config, out, "train", resume=resume, force=force)
     datamodule = VideoDataModule(config, run, resume=start.resume)
     labels = datamodule.prepare_records()  # bad data or settings fail before anything is written
     config = datamodule.config  # with the frame rate strides are counted at (stride_fps)
-    torch.manual_seed(config.train.seed)
     model = build_model_from_config(
         config, len(labels), pretrained=_initial_weights(config, init_from)
     )
@@ -114,14 +110,12 @@ def train(
     task = VideoClassificationTask(config, model, len(labels))
     trainer = build_trainer(config, run, progress, extra_callbacks=callbacks)  # writes nothing
     check_trains_some_steps(len(datamodule.train_records), config, trainer.world_size)
-    if rank_zero_only.rank == 0:
-        claim_run_dir(run, "train", start)
-        dump_config(config, run.config)
+    start_run(run, "train", start, config, datamodule)
+    if is_rank_zero():
         if model.load_report is not None:
             report_load(model.load_report, run.root, echo=progress)
         if progress and adapted.count.trainable < adapted.count.total:
             Console(stderr=True).print(adapted.count.summary(), markup=False, highlight=False)
-    datamodule.save_records()
     fit_or_interrupt(trainer, task, datamodule, run, start.resume, command="train")
     best = best_checkpoint(trainer, run)
     if trainer.is_global_zero and best is None:
@@ -134,12 +128,6 @@ def train(
         if config.data.test:
             test_metrics = evaluate_test_set(run, config.data.test)
     return TrainResult.of(trainer, run, config.train.monitor, test_metrics)
-
-
-def data_inputs(config: Config) -> list[str | None]:
-    """The paths a run reads (its output must neither hold them nor lie inside them)."""
-    data = config.data
-    return [data.source, data.val, data.test, data.labels, data.video_root]
 
 
 def check_monitor(monitor: str, logged: Iterable[str], task: str) -> None:
@@ -267,7 +255,7 @@ def build_trainer(
             devices=_devices(cfg.devices),
             num_nodes=cfg.num_nodes,
             strategy=cfg.strategy,
-            precision=_precision(cfg.precision, cfg.accelerator),
+            precision=_precision(cfg.precision, cfg.accelerator),  # type: ignore[arg-type]
             max_epochs=cfg.epochs,
             max_steps=cfg.max_steps,
             gradient_clip_val=cfg.grad_clip or None,
@@ -325,7 +313,7 @@ def _warn_if_normalization_differs(config: Config, source: RunPaths) -> None:
         return
     theirs = load_config(source.config).augment
     ours = config.augment
-    if (tuple(theirs.mean), tuple(theirs.std)) != (tuple(ours.mean), tuple(ours.std)):
+    if (theirs.mean, theirs.std) != (ours.mean, ours.std):
         warnings.warn(
             f"--init-from {source.root} was trained with augment.mean/std {theirs.mean}/"
             f"{theirs.std}; this run uses {ours.mean}/{ours.std}: set augment.mean and "
@@ -334,11 +322,19 @@ def _warn_if_normalization_differs(config: Config, source: RunPaths) -> None:
         )
 
 
+def best_score(trainer: L.Trainer) -> float | None:
+    """The best monitored score of ``trainer``'s fit (None before any checkpoint)."""
+    callback = trainer.checkpoint_callback
+    if isinstance(callback, ModelCheckpoint) and callback.best_model_score is not None:
+        return float(callback.best_model_score)
+    return None
+
+
 def best_checkpoint(trainer: L.Trainer, run: RunPaths) -> Path | None:
     """The best checkpoint of a finished fit (else ``best.ckpt``, else ``last.ckpt``)."""
     callback = trainer.checkpoint_callback
     if (
-        callback is not None
+        isinstance(callback, ModelCheckpoint)
         and callback.best_model_path
         and Path(callback.best_model_path).is_file()
     ):

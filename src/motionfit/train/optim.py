@@ -3,14 +3,40 @@ embeddings/tokens, and layer-wise learning-rate decay."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
 import torch
 
 from motionfit.config import OptimConfig
-from motionfit.models.base import VideoClassifier
+
+
+@runtime_checkable
+class LayeredModel(Protocol):
+    """A model that describes its parameters to the optimizer: its depth (``num_layers``), the
+    depth of each parameter (``layer_id``) and the parameters without weight decay (a
+    ``VideoClassifier``, or a pretraining model)."""
+
+    @property
+    def num_layers(self) -> int:
+        """Number of layers between the embeddings (depth 0) and the head (depth L + 1)."""
+        ...
+
+    def layer_id(self, param_name: str) -> int:
+        """Depth of a parameter."""
+        ...
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of the parameters trained without weight decay."""
+        ...
+
+    def named_parameters(self) -> Iterator[tuple[str, torch.nn.Parameter]]:
+        """``(name, parameter)`` pairs, as ``torch.nn.Module`` yields them."""
+        ...
 
 
 def param_groups(
-    model: VideoClassifier, lr: float, weight_decay: float, layer_decay: float = 1.0
+    model: LayeredModel, lr: float, weight_decay: float, layer_decay: float = 1.0
 ) -> list[dict]:
     """One group per (depth, decay or not).
 
@@ -42,7 +68,7 @@ def param_groups(
     return [groups[key] for key in sorted(groups)]
 
 
-def build_optimizer(model: VideoClassifier, cfg: OptimConfig, lr: float) -> torch.optim.Optimizer:
+def build_optimizer(model: LayeredModel, cfg: OptimConfig, lr: float) -> torch.optim.Optimizer:
     """AdamW (default) or SGD with momentum over :func:`param_groups`; ``lr`` is the peak LR
     after batch-size scaling."""
     groups = param_groups(model, lr, cfg.weight_decay, cfg.layer_decay)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TypeVar, cast
 
 import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torchmetrics import MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -23,10 +25,12 @@ from motionfit.data.mixing import VideoMixer
 from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import RunError
 from motionfit.models.base import VideoClassifier
-from motionfit.train.optim import build_optimizer, scaled_lr
+from motionfit.train.optim import LayeredModel, build_optimizer, scaled_lr
 from motionfit.train.schedule import build_scheduler
 
 VAL, CLEAN_TRAIN = 0, 1  # validation dataloader indices
+
+MetricT = TypeVar("MetricT", bound=Metric)
 
 
 class TrainingDivergedError(RunError):
@@ -79,7 +83,7 @@ class SteppedVideoTask(L.LightningModule):
     def _stop_if_diverged(self, loss: torch.Tensor) -> None:
         finite = torch.isfinite(loss.detach()).float()
         if self.trainer.world_size > 1:
-            finite = self.all_gather(finite).min()
+            finite = cast(torch.Tensor, self.all_gather(finite)).min()  # a tensor from a tensor
         if finite.item() < 1.0:
             raise TrainingDivergedError(
                 f"the loss became {loss.item()} at step {self.global_step} (epoch "
@@ -90,7 +94,7 @@ class SteppedVideoTask(L.LightningModule):
     def _step_seed(self, stream: int) -> int:
         return derived_seed(self.config.train.seed, self.global_step, self.global_rank, stream)
 
-    def configure_optimizers(self) -> dict:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         """AdamW/SGD param groups and the per-step warmup + decay schedule.
 
         The schedule's length comes from the data module, not from
@@ -101,10 +105,13 @@ class SteppedVideoTask(L.LightningModule):
         trainer = self.trainer
         cfg = self.config.train
         global_batch = cfg.batch_size * trainer.world_size * cfg.accumulate
+        if not isinstance(self.model, LayeredModel):
+            raise TypeError(f"{type(self.model).__name__} does not describe its layers")
         optimizer = build_optimizer(
             self.model, self.config.optim, scaled_lr(self.config.optim, global_batch)
         )
-        batches = trainer.datamodule.train_batches_per_epoch(trainer.world_size)
+        datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning in fit
+        batches = datamodule.train_batches_per_epoch(trainer.world_size)
         steps_per_epoch = max(1, math.ceil(batches / cfg.accumulate))
         total_steps = steps_per_epoch * cfg.epochs
         if cfg.max_steps > 0:
@@ -229,7 +236,7 @@ def derived_seed(*entropy: int) -> int:
     return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0])
 
 
-def persistent_metric(metric: torch.nn.Module) -> torch.nn.Module:
+def persistent_metric(metric: MetricT) -> MetricT:
     """Keep a metric's running state in checkpoints (mid-epoch resume is exact)."""
     metric.persistent(True)
     return metric
