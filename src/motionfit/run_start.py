@@ -8,6 +8,7 @@ file behind; ``start_run`` then claims the folder and writes ``config.yaml`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -33,13 +34,21 @@ def is_rank_zero() -> bool:
 
 
 def open_run(
-    config: Config, out: str | Path, kind: str, *, resume: bool, force: bool
+    config: Config,
+    out: str | Path,
+    kind: str,
+    *,
+    resume: bool,
+    force: bool,
+    inputs: Sequence[str | None] | None = None,
 ) -> tuple[RunPaths, RunStart]:
     """The run directory ``out`` of a ``kind`` run (``train``, ``pretrain``) and how it starts,
-    checked by :func:`~motionfit.run.check_run_dir` against the run's data; seeds torch with
-    ``train.seed``, so that every rank initializes the model alike. Writes nothing."""
+    checked by :func:`~motionfit.run.check_run_dir` against the run's ``inputs`` (default: its
+    data); seeds torch with ``train.seed``, so that every rank initializes the model alike.
+    Writes nothing."""
     run = RunPaths(Path(out))
-    start = check_run_dir(run, kind, resume=resume, force=force, inputs=data_inputs(config))
+    checked = data_inputs(config) if inputs is None else inputs
+    start = check_run_dir(run, kind, resume=resume, force=force, inputs=checked)
     torch.manual_seed(config.train.seed)
     return run, start
 

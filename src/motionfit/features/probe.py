@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from rich.console import Console
 from torch.utils.data import DataLoader, Dataset
 
-from motionfit.config import Config, dump_config, load_config
+from motionfit.config import Config, load_config
 from motionfit.data.debias import DebiasAugment
 from motionfit.data.mixing import VideoMixer
 from motionfit.data.records import LabelMap
@@ -28,7 +28,8 @@ from motionfit.models.build import build_model_from_config
 from motionfit.models.freeze import freeze_model
 from motionfit.models.hf_common import TokenPoolingClassifier
 from motionfit.models.weights import read_state_dict
-from motionfit.run import RunPaths, check_run_dir, claim_run_dir
+from motionfit.run import RunPaths
+from motionfit.run_start import is_rank_zero, open_run, start_run
 from motionfit.train.balance import class_counts, resolve_class_weights
 from motionfit.train.callbacks import CLASSIFICATION_METRICS
 from motionfit.train.datamodule import ResumableLoader, train_loader
@@ -96,12 +97,20 @@ class FeatureDataset(Dataset):
 class FeatureDataModule(L.LightningDataModule):
     """Loaders over a feature cache, shuffled and resumable as ``motionfit train``'s."""
 
-    def __init__(self, config: Config, cache: FeatureCache, labels: LabelMap) -> None:
+    def __init__(
+        self, config: Config, cache: FeatureCache, labels: LabelMap, run: RunPaths
+    ) -> None:
         super().__init__()
         self.config = config
         self.labels = labels
+        self.run = run
         self.train_set = FeatureDataset(cache, "train", train=True)
         self.val_set = FeatureDataset(cache, "val", train=False)
+
+    def save_records(self) -> None:
+        """Write the run's ``labels.txt`` (rank 0)."""
+        if is_rank_zero():
+            self.labels.save(self.run.labels)
 
     def loss_weights(self) -> torch.Tensor | None:
         """The cross-entropy class weights of ``train.class_weights`` (None = unweighted)."""
@@ -175,24 +184,20 @@ def train_probe(
         raise ConfigError(
             f"probes on cached features cannot mix or blend clips in a batch: add {sets}"
         )
-    run = RunPaths(Path(out))
     check_monitor(config.train.monitor, CLASSIFICATION_METRICS.values(), "training")
-    start = check_run_dir(run, "train", resume=False, force=force, inputs=[str(features)])
+    # the head starts as motionfit train's would: the same seed before the model is built
+    run, start = open_run(config, out, "train", resume=False, force=force, inputs=[str(features)])
     labels = LabelMap.load(cache.labels_path)
-    torch.manual_seed(config.train.seed)  # the head starts as motionfit train's would
     model = build_model_from_config(config, len(labels))
     model.load_state_dict(read_state_dict(cache.backbone_path), strict=False)
     count = freeze_model(model, "backbone")
-    datamodule = FeatureDataModule(config, cache, labels)
+    datamodule = FeatureDataModule(config, cache, labels, run)
     task = ProbeTask(config, model, len(labels))
     trainer = build_trainer(config, run, progress)
     check_trains_some_steps(len(datamodule.train_set), config, trainer.world_size)
-    if trainer.is_global_zero:
-        claim_run_dir(run, "train", start)
-        dump_config(config, run.config)
-        labels.save(run.labels)
-        if progress:
-            Console(stderr=True).print(count.summary(), markup=False, highlight=False)
+    start_run(run, "train", start, config, datamodule)
+    if trainer.is_global_zero and progress:
+        Console(stderr=True).print(count.summary(), markup=False, highlight=False)
     fit_or_interrupt(trainer, task, datamodule, run, False, command="train")
     best = best_checkpoint(trainer, run)
     if trainer.is_global_zero and best is not None:
