@@ -165,7 +165,7 @@ def test_cli_pretrains_from_a_folder_then_fine_tunes_from_the_run(
         assert (pretrained_run / name).is_file(), name
     assert not (pretrained_run / "labels.txt").exists()
     rows = read_metrics(pretrained_run / "metrics.csv")
-    assert list(rows[0]) == ["epoch", "step", "train_loss", "val_loss", "lr"]
+    assert list(rows[0]) == ["epoch", "step", "train_loss", "val_loss", "data_wait", "lr"]
     assert all(not math.isnan(r["val_loss"]) for r in rows)
     assert_informative_png(pretrained_run / "preview.png", min_width=600, min_height=400)
 
@@ -177,6 +177,13 @@ def test_cli_pretrains_from_a_folder_then_fine_tunes_from_the_run(
     assert run_cli(args) == 0
     loaded = load_run(out)
     assert loaded.model(torch.zeros(1, 3, 8, 64, 64)).shape == (1, 3)
+
+
+def test_metrics_hold_the_share_of_step_time_spent_waiting_for_data(pretrained_run):
+    # the same train/data_wait readout as fine-tuning (train/timing.py DataWaitTimer)
+    rows = read_metrics(pretrained_run / "metrics.csv")
+    assert len(rows) == 2 and all("data_wait" in row for row in rows)
+    assert all(0.0 <= row["data_wait"] <= 1.0 for row in rows), rows
 
 
 class _CaptureAtStart(L.Callback):

@@ -30,7 +30,9 @@ class UnlabeledDataModule(VideoDataModule):
     Every video of ``data.source`` (a plain folder of videos, or any labeled source: labels are
     dropped) is a training video, except ``pretrain.val_fraction`` held out for validation
     (seeded by ``data.split_seed``; ``data.val`` replaces the held-out part when set). The split
-    is saved in the run directory so a resumed run reads the same videos.
+    is saved in the run directory so a resumed run reads the same videos. As in fine-tuning,
+    an unreadable held-out video is left out of validation (listed once in ``bad_files.tsv``),
+    never replaced by another.
     """
 
     def prepare_records(self) -> LabelMap:
@@ -91,7 +93,11 @@ class UnlabeledDataModule(VideoDataModule):
         )
         preview_records = self.val_records or self.train_records
         if self.val_records:
-            self.val_set = VideoClipDataset(self.val_records, mode="eval", **common)
+            # an unreadable validation video is left out (as in fine-tuning), never replaced
+            self.val_set = VideoClipDataset(
+                self.val_records, mode="eval", leave_out_bad=True, **common
+            )
+        # previews need a clip per slot: an unreadable video is replaced there
         self.preview_set = VideoClipDataset(preview_records, mode="eval", **common)
 
     def val_dataloader(self) -> list[DataLoader]:

@@ -1,8 +1,9 @@
 """``pretrain``: one function from a config to a finished pretraining run directory.
 
 The run directory has the layout of a training run (see :mod:`motionfit.run`): config.yaml,
-split/, checkpoints/{last,best}.ckpt, metrics.csv (epoch, step, train_loss, val_loss, lr),
-curves.png, tb/, plus ``previews/epoch_NNN.png`` and ``preview.png``, and no labels.txt.
+split/, checkpoints/{last,best}.ckpt, metrics.csv (epoch, step, train_loss, val_loss,
+data_wait, lr), curves.png, tb/, bad_files.tsv (unreadable videos met, if any), plus
+``previews/epoch_NNN.png`` and ``preview.png``, and no labels.txt.
 ``model.safetensors`` holds the ``VideoMAEForPreTraining`` weights (transformers' names) of the
 best checkpoint, with its ``config.json`` beside it; ``motionfit train --init-from RUN_DIR``
 starts a classifier's encoder from them.
@@ -33,8 +34,13 @@ from motionfit.train.fit import (
     export_weights,
     fit_or_interrupt,
 )
+from motionfit.train.timing import DATA_WAIT_METRIC
 
-PRETRAIN_METRICS = {"train_loss": "train/loss", "val_loss": "val/loss"}
+PRETRAIN_METRICS = {
+    "train_loss": "train/loss",
+    "val_loss": "val/loss",
+    "data_wait": DATA_WAIT_METRIC,  # share of step time waiting for data (train/timing.py)
+}
 HF_CONFIG_FILE = "config.json"
 
 

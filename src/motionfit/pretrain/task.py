@@ -48,7 +48,10 @@ class MaskedVideoTask(SteppedVideoTask):
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        """Reconstruction loss of held-out clips under fixed masks."""
+        """Reconstruction loss of held-out clips under fixed masks. Unreadable videos are
+        left out of the batch (a batch of only those is None)."""
+        if batch["video"] is None:
+            return
         video = batch["video"].flatten(0, 1)  # [B, V, C, T, H, W] views -> clips
         seed = derived_seed(self.config.train.seed, batch_idx, self.global_rank, VAL_MASK_STREAM)
         generator = torch.Generator().manual_seed(seed)
