@@ -211,6 +211,9 @@ def test_invalid_requests_are_errors() -> None:
         recommend(0, 16, 8.0, "speed", cards=ZOO)
     with pytest.raises(ModelError, match="no full-size"):
         recommend(100, 16, 8.0, "speed", cards=[ZOO[-1]])
+    for classes in (0, 1, 101):
+        with pytest.raises(ModelError, match="classes"):
+            recommend(100, 16, 8.0, "speed", cards=ZOO, classes=classes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,3 +264,53 @@ def test_recommend_prints_model_reason_and_command(
     assert result.output.strip() == format_recommendation(expected)
     bad = CliRunner().invoke(app, [*args, "--priority", "cheapest"])
     assert bad.exit_code != 0
+
+
+def test_recommend_takes_the_number_of_classes_without_data(app: typer.Typer) -> None:
+    """--classes sets labeled videos per class (probe / LoRA / full fine-tuning) with no
+    data at hand; without it the advice says which class count it assumed."""
+    base = ["recommend", "--labeled-videos", "200", "--gpu-memory", "40", "--data", "clips/"]
+    outputs = {}
+    for classes in (20, 2):
+        result = CliRunner().invoke(app, [*base, "--classes", str(classes)])
+        assert result.exit_code == 0, result.output
+        expected = recommend(200, 16, 40.0, "accuracy", data="clips/", classes=classes)
+        assert result.output.strip() == format_recommendation(expected)
+        outputs[classes] = result.output
+    assert "Or (probe): ~10 labeled videos per class is too little" in outputs[20]
+    assert "Or (lora): ~100 labeled videos per class:" in outputs[2]
+    assumed = CliRunner().invoke(app, base)
+    assert assumed.exit_code == 0, assumed.output
+    assert "~20 labeled videos per class (if there are 10 classes; give --classes)" in (
+        " ".join(assumed.output.split())
+    )
+    plenty = CliRunner().invoke(app, [*base[:2], "2000", *base[3:], "--classes", "2"])
+    assert plenty.exit_code == 0 and "Or (" not in plenty.output  # 1000 per class: full
+    help_text = " ".join(CliRunner().invoke(app, ["recommend", "--help"]).output.split())
+    assert "--classes" in help_text and "never read" in help_text
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["--classes", "1"], ["--classes", "2"]),
+        (["--classes", "0"], ["--classes", "2"]),
+        (["--classes", "50", "--labeled-videos", "20"], ["--classes", "--labeled-videos", "20"]),
+    ],
+)
+def test_recommend_rejects_a_bad_class_count_in_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], names: list[str]
+) -> None:
+    from motionfit.cli.main import main
+
+    args = ["recommend", "--gpu-memory", "24", *argv]
+    if "--labeled-videos" not in argv:
+        args += ["--labeled-videos", "200"]
+    capsys.readouterr()
+    code = main(args)
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert code == 2, err
+    assert err.startswith("error: ") and "\n" not in err, err
+    assert all(name in err for name in names), err
+    assert captured.out == ""

@@ -69,14 +69,36 @@ def recommend(
     frames: int = typer.Option(16, "--frames", min=1, help="Frames per clip you want."),
     gpu_memory: float = typer.Option(..., "--gpu-memory", min=0.5, help="Memory of one GPU in GB."),
     priority: Priority = typer.Option(Priority.accuracy, "--priority", help="What matters most."),
-    data: str = typer.Option("DATA", "--data", help="Training data to put in the command."),
+    data: str = typer.Option(
+        "DATA",
+        "--data",
+        help="Training data to put in the printed commands; only text, never read (the class "
+        "count comes from --classes alone).",
+    ),
+    classes: int | None = typer.Option(
+        None,
+        "--classes",
+        min=2,
+        help="Number of classes (2 up to --labeled-videos); no data needed, for planning. "
+        "Labeled videos per class decide between a frozen-backbone probe, LoRA and full "
+        "fine-tuning; without it 10 classes are assumed and the advice says so.",
+    ),
 ) -> None:
     """Recommend the model, size and recipe to start from, with the reason and a ready
-    'motionfit train' command. Memory figures are rules-of-thumb estimates."""
+    'motionfit train' command. Memory figures are rules-of-thumb estimates. Nothing is read
+    from disk: describe the data with --labeled-videos and --classes."""
     from motionfit.models.recommend import format_recommendation
     from motionfit.models.recommend import recommend as recommend_model
 
-    rec = recommend_model(labeled_videos, frames, gpu_memory, priority.value, data=data)
+    if classes is not None and classes > labeled_videos:
+        raise typer.BadParameter(
+            f"{classes} classes need at least {classes} labeled videos, "
+            f"--labeled-videos is {labeled_videos}",
+            param_hint="'--classes'",
+        )
+    rec = recommend_model(
+        labeled_videos, frames, gpu_memory, priority.value, data=data, classes=classes
+    )
     typer.echo(format_recommendation(rec))
 
 

@@ -3,6 +3,7 @@ their temporal and spatial augmentation does (rows = samples, columns = frames).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,10 @@ import torch
 
 from motionfit.config import Config
 from motionfit.data.debias import DEBIAS_KINDS, DebiasAugment
-from motionfit.data.decode import probe, read_clip
+from motionfit.data.decode import probe, read_clip, timeline_frames
 from motionfit.data.records import read_records
 from motionfit.data.sampling import EvalSampler, TrainSampler
-from motionfit.data.transforms import EvalTransform, TrainTransform
+from motionfit.data.transforms import EvalTransform, TrainTransform, decode_short_side
 from motionfit.errors import DataError
 
 
@@ -50,26 +51,30 @@ def preview_grid(
     (random start, stride, jitter, crop, flip, colour...) of ``video``, one column per frame;
     then one row per debiasing augmentation the config turns on, applied to the first training
     sample (the still frame of ``still_mix`` and the background of ``foreground_paste`` come
-    from ``partner``, or from ``video`` itself when there is none)."""
+    from ``partner``, or from ``video`` itself when there is none).
+
+    Frames are read as the training dataset reads them: sampler positions are mapped to frames
+    by time (:func:`~motionfit.data.decode.timeline_frames`, which matters on a
+    variable-frame-rate video) and decoded at the same size."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     meta = probe(video, config.sampling.frames_fps)
-    short_side = config.augment.resolved_short_side()
+    short_side = decode_short_side(meta.width, meta.height, config.augment.resolved_short_side())
     train_sampler = TrainSampler.from_config(
         config.sampling, temporal=config.augment.enabled and config.augment.temporal
     )
     eval_clip = EvalSampler.from_config(config.sampling)(meta.num_frames, meta.fps)[0]
     train_transform = TrainTransform(config.augment)
-    eval_view = EvalTransform(config.augment)(read_clip(video, eval_clip.indices, short_side))[0]
+    eval_view = EvalTransform(config.augment)(_read(video, eval_clip.indices, short_side))[0]
     samples = [("eval", eval_view)]
     for row in range(rows):
         rng = np.random.default_rng([seed, row])
         clip = train_sampler(meta.num_frames, meta.fps, rng)
         generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        frames, flipped = train_transform(read_clip(video, clip.indices, short_side), generator)
+        frames, flipped = train_transform(_read(video, clip.indices, short_side), generator)
         label = f"train {row + 1}: stride {clip.stride}, jitter {clip.jittered}" + (
             ", flipped" if flipped else ""
         )
@@ -103,10 +108,12 @@ def _debias_rows(
     """One (label, uint8 clip) row per debiasing augmentation on in ``config``, each applied
     (with probability 1) to ``clip`` with ``partner``'s eval view as the other video."""
     cfg = config.augment
-    meta = probe(partner)
-    short_side = cfg.resolved_short_side()
+    if not any(getattr(cfg, kind) > 0 for kind in DEBIAS_KINDS):
+        return []
+    meta = probe(partner, config.sampling.frames_fps)
+    short_side = decode_short_side(meta.width, meta.height, cfg.resolved_short_side())
     indices = EvalSampler.from_config(config.sampling)(meta.num_frames, meta.fps)[0].indices
-    other = EvalTransform(cfg)(read_clip(partner, indices, short_side))[0]
+    other = EvalTransform(cfg)(_read(partner, indices, short_side))[0]
     batch = torch.stack([clip, other]).float()
     rows = []
     for kind in DEBIAS_KINDS:
@@ -118,3 +125,10 @@ def _debias_rows(
         low, high = settings[f"{kind}_strength"]
         rows.append((f"{kind} (p={getattr(cfg, kind):g}, strength {low:g}-{high:g})", image))
     return rows
+
+
+def _read(video: str | Path, positions: Sequence[int], short_side: int | None) -> torch.Tensor:
+    """uint8 ``[T, C, H, W]`` frames at sampler ``positions`` of ``video``, mapped to frames by
+    time as :class:`~motionfit.data.dataset.VideoClipDataset` maps them (at a constant rate
+    positions are frame numbers)."""
+    return read_clip(video, timeline_frames(video, positions), short_side)

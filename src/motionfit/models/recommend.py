@@ -39,6 +39,8 @@ PRETRAIN_RECIPE = "videomae_pretrain"  # the tube-masking recipe ``motionfit pre
 # evaluated that way); a few hundred: adapt it with LoRA; more: fine-tune everything.
 PROBE_VIDEOS_PER_CLASS = 50
 LORA_VIDEOS_PER_CLASS = 300
+ASSUMED_CLASSES = 10  # classes assumed for the per-class thresholds when the count is not given
+MIN_CLASSES = 2  # a classifier needs two classes at least
 FROZEN_FAMILIES = ("vjepa2", "videoprism")  # backbones made to be used frozen, in preference order
 INFERENCE_STATE_BYTES_PER_PARAM = 4  # fp32 weights only: no gradients, no optimizer state
 INFERENCE_ACTIVATION_FRACTION = 0.1  # no activations kept for a backward pass (rule of thumb)
@@ -130,13 +132,19 @@ def recommend(
     """Pick a model for ``labeled_videos`` labeled clips at ``frames`` frames on a GPU with
     ``gpu_memory_gb`` GB, favouring ``priority``; ``data`` goes into the train command.
 
-    With few labeled videos per class (``labeled_videos / classes``; without ``classes`` the
-    total against the per-class thresholds times 10) it also proposes a frozen V-JEPA 2 /
-    VideoPrism backbone with a probe on cached features, or LoRA, whichever fits."""
+    With few labeled videos per class (``labeled_videos / classes``; without ``classes``,
+    :data:`ASSUMED_CLASSES` classes are assumed and the advice says so) it also proposes a
+    frozen V-JEPA 2 / VideoPrism backbone with a probe on cached features, or LoRA, whichever
+    fits. ``classes`` must be at least 2 and at most ``labeled_videos``."""
     if priority not in FAMILY_ORDER:
         raise ModelError(f"priority must be one of {', '.join(FAMILY_ORDER)}, got '{priority}'")
     if labeled_videos < 1 or frames < 1 or gpu_memory_gb <= 0:
         raise ModelError("labeled videos, frames and GPU memory must be positive")
+    if classes is not None and not MIN_CLASSES <= classes <= labeled_videos:
+        raise ModelError(
+            f"classes must be between {MIN_CLASSES} and the number of labeled videos "
+            f"({labeled_videos}), got {classes}"
+        )
     all_cards = [c for c in (cards if cards is not None else model_cards()) if not c.tiny]
     frozen = [c for c in all_cards if c.family in FROZEN_FAMILIES]
     candidates = [c for c in all_cards if c.family not in FROZEN_FAMILIES]
@@ -165,8 +173,10 @@ def recommend(
     accumulate = max(1, math.ceil(target / batch))
     batch = min(batch, target)
     memory = static_memory_gb(card) + batch * clip_memory_gb(card, clip_frames)
-    per_class = labeled_videos / classes if classes else labeled_videos / 10
-    adaptation, alternative, alt_commands = _small_data_plan(frozen, per_class, gpu_memory_gb, data)
+    per_class = labeled_videos / (classes if classes is not None else ASSUMED_CLASSES)
+    adaptation, alternative, alt_commands = _small_data_plan(
+        frozen, per_class, gpu_memory_gb, data, assumed=classes is None
+    )
     return Recommendation(
         model=card.name,
         family=card.family,
@@ -204,13 +214,14 @@ def format_recommendation(rec: Recommendation) -> str:
 
 
 def _small_data_plan(
-    cards: list[ModelCard], per_class: float, gpu_gb: float, data: str
+    cards: list[ModelCard], per_class: float, gpu_gb: float, data: str, assumed: bool = False
 ) -> tuple[Adaptation, str, tuple[str, ...]]:
     """``probe`` below :data:`PROBE_VIDEOS_PER_CLASS` labeled videos per class, ``lora`` below
     :data:`LORA_VIDEOS_PER_CLASS`, else ``full``; the probe/LoRA backbone is the largest frozen
     family card (V-JEPA 2 first) whose feature extraction (fp32 weights, one clip without
     stored activations) or LoRA training (fp32 weights, :data:`MIN_BATCH` clips of training
-    activations) fits ``gpu_gb``."""
+    activations) fits ``gpu_gb``. ``assumed``: ``per_class`` comes from
+    :data:`ASSUMED_CLASSES`, not a given number of classes (the advice says so)."""
     if per_class >= LORA_VIDEOS_PER_CLASS or not cards:
         return "full", "", ()
     probe = per_class < PROBE_VIDEOS_PER_CLASS
@@ -224,12 +235,15 @@ def _small_data_plan(
     else:
         return "full", "", ()
     config = f" --config {card.recipe}" if card.recipe else ""
+    videos = f"~{per_class:.0f} labeled videos per class" + (
+        f" (if there are {ASSUMED_CLASSES} classes; give --classes)" if assumed else ""
+    )
     if probe:
         cache = f"features/{card.name}"
         return (
             "probe",
             (
-                f"~{per_class:.0f} labeled videos per class is too little to fine-tune; keep "
+                f"{videos} is too little to fine-tune; keep "
                 f"{card.name} frozen and train a probe on its cached features (seconds per sweep "
                 "point)"
             ),
@@ -245,7 +259,7 @@ def _small_data_plan(
     return (
         "lora",
         (
-            f"~{per_class:.0f} labeled videos per class: adapt {card.name} with LoRA (few "
+            f"{videos}: adapt {card.name} with LoRA (few "
             "trainable weights, merged on export) rather than fine-tuning all of it"
         ),
         (
