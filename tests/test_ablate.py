@@ -182,3 +182,32 @@ def test_cli_ablation_of_two_variants_over_two_seeds(videos, tmp_path, capsys):
     assert main([*argv, "--set", "train.epochs=2"]) == 2
     assert "holds a run with another config" in capsys.readouterr().err
     assert all((Path(d) / "metrics.csv").stat().st_mtime == t for d, t in stamps.items())
+
+
+def test_the_table_printed_to_a_log_has_one_line_per_variant(capsys):
+    """Not a terminal (CI log, ``| tee``): the table is as wide as it needs, not squeezed
+    into 80 columns, so no cell wraps onto a second line or is cut."""
+    from motionfit.ablate import RunScores, VariantSummary
+    from motionfit.cli.sweep_cmd import ablation_table, print_table
+
+    names = [v.name for v in builtin_variants()] + ["strong_jitter_with_a_long_name"]
+    variants = [
+        VariantSummary(
+            name,
+            [
+                RunScores(name, seed, Path("runs"), 1, {m: 0.5 + 0.1 * seed for m in METRICS})
+                for seed in range(2)
+            ],
+        )
+        for name in names
+    ]
+    capsys.readouterr()
+    print_table(ablation_table(variants, seeds=2))
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if "±" in line and "mean ± std" not in line]
+    assert len(rows) == len(names), "\n".join(lines)
+    for name, row in zip(names, rows, strict=True):
+        assert f" {name} " in row, row
+        assert row.count("±") == len(METRICS), row  # every cell whole, on this line
+        assert "…" not in row
+    assert max(len(line) for line in lines) > 80  # wider than rich's default for a pipe

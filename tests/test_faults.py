@@ -244,10 +244,12 @@ def _command(name: str, videos: Path, run_dir: Path, out: Path) -> list[object]:
         "sweep": ["sweep", "--data", videos, "--out", out, "--trials", 1, *sets()],
         "ablate": ["ablate", "--data", videos, "--out", out, *sets()],
         "evaluate": ["evaluate", run_dir, "--data", videos, "--out", out],
+        "data synth": ["data", "synth", out, *SYNTH],
     }[name]
 
 
-COMMANDS = ("train", "pretrain", "data split", "sweep", "ablate", "evaluate")
+COMMANDS = ("train", "pretrain", "data split", "sweep", "ablate", "evaluate", "data synth")
+SYNTH = ["--classes", 2, "--per-class", 2, "--size", "32x32", "--frames", "16-16"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -311,6 +313,138 @@ def test_data_split_reruns_into_its_own_output_and_forced_writes_keep_other_file
     code, err = cli(capsys, "data", "split", videos, "--out", shared, "--force")
     assert code == 0, err
     assert (shared / "notes.md").read_text() == "mine\n" and (shared / "val.txt").is_file()
+
+
+def test_data_synth_reruns_into_its_own_output_and_refuses_other_settings(tmp_path, capsys):
+    out = tmp_path / "synth"
+    code, err = cli(capsys, "data", "synth", out, *SYNTH)
+    assert code == 0, err
+    assert json.loads((out / MARKER_FILE).read_text()) == {"kind": "synth"}
+    made = snapshot(out)
+    stamps = {path: path.stat().st_mtime_ns for path in made}
+    code, err = cli(capsys, "data", "synth", out, *SYNTH)  # the same command: a no-op
+    assert code == 0, err
+    assert snapshot(out) == made and all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+
+    video = out / "move_right" / "move_right_0001.mp4"  # interrupted: finished by a rerun
+    video.unlink()
+    (out / "synth.json").unlink()
+    code, err = cli(capsys, "data", "synth", out, *SYNTH)
+    assert code == 0, err
+    assert snapshot(out) == made
+
+    for other in (["--seed", 1], ["--per-class", 1]):  # other settings: refused, kept
+        code, err = cli(capsys, "data", "synth", out, *SYNTH, *other)
+        assert_user_error(code, err, out, "other settings", "--force")
+        assert snapshot(out) == made
+    code, err = cli(capsys, "data", "synth", out, *SYNTH, "--seed", 1, "--force")
+    assert code == 0, err
+    assert json.loads((out / "synth.json").read_text())["seed"] == 1
+
+
+def test_data_synth_forced_into_a_folder_of_other_files_keeps_them(tmp_path, capsys):
+    out = tmp_path / "mine"  # --force writes there (like data split): other names are kept
+    (out / "clips").mkdir(parents=True)
+    (out / "notes.md").write_text("mine\n")
+    (out / "clips" / "holiday.mp4").write_bytes(os.urandom(256))
+    before = snapshot(out)
+    code, err = cli(capsys, "data", "synth", out, *SYNTH, "--force")
+    assert code == 0, err
+    assert_unchanged(before)
+    assert (out / MARKER_FILE).is_file() and (out / "synth.json").is_file()
+    assert len(list(out.glob("move_*/*.mp4"))) == 4
+
+
+def test_data_synth_checks_its_settings_before_making_the_folder(tmp_path, capsys):
+    out = tmp_path / "synth"
+    code, err = cli(capsys, "data", "synth", out, *SYNTH, "--classes", 99)
+    assert_user_error(code, err, "--classes")
+    assert not out.exists()
+
+
+CLUTTER = {
+    ".DS_Store": b"\x00\x00\x00\x01Bud1",
+    "Thumbs.db": b"\xd0\xcf\x11\xe0",
+    "desktop.ini": b"x",
+}
+
+
+@pytest.mark.parametrize("command", ["data synth", "data split", "evaluate"])
+def test_a_folder_holding_only_os_clutter_counts_as_empty(
+    videos, run_dir, tmp_path, capsys, command
+):
+    out = tmp_path / "fresh"  # opened in Finder / Explorer: .DS_Store, Thumbs.db, desktop.ini
+    out.mkdir()
+    for name, data in CLUTTER.items():
+        (out / name).write_bytes(data)
+    code, err = cli(capsys, *_command(command, videos, run_dir, out))
+    assert code == 0, err
+    assert all((out / name).read_bytes() == data for name, data in CLUTTER.items())  # kept
+    assert (out / MARKER_FILE).is_file()
+
+
+def test_os_clutter_beside_other_files_is_not_named_in_the_refusal(tmp_path):
+    from motionfit.errors import OutputError
+    from motionfit.output_dir import check_output_dir
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / ".DS_Store").write_bytes(b"x")
+    (out / "notes.md").write_text("mine\n")
+    with pytest.raises(OutputError, match=r"notes\.md") as refused:
+        check_output_dir(out, "split")
+    assert ".DS_Store" not in str(refused.value)
+    (out / "notes.md").unlink()
+    assert check_output_dir(out, "split") is False
+    assert (out / ".DS_Store").read_bytes() == b"x"
+
+
+@pytest.fixture
+def small_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's data sets shrunk to 2 classes x 2 videos."""
+    from motionfit import demo
+
+    monkeypatch.setattr(demo, "DEMO_TRAIN", demo.DemoSet(classes=2, per_class=2, seed=0))
+    monkeypatch.setattr(demo, "DEMO_TEST", demo.DemoSet(classes=2, per_class=1, seed=1000))
+
+
+def test_the_demo_reuses_its_complete_data_and_remakes_an_incomplete_set(small_demo, tmp_path):
+    from motionfit.demo import demo_data
+
+    root = tmp_path / "demo-data"
+    train, test = demo_data(root)
+    assert (train / MARKER_FILE).is_file() and (test / MARKER_FILE).is_file()
+    made = snapshot(root)
+    stamps = {path: path.stat().st_mtime_ns for path in made}
+    assert demo_data(root) == (train, test)  # complete: reused as it is
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+
+    (train / "move_left" / "move_left_0001.mp4").unlink()  # interrupted: made again
+    (train / "synth.json").unlink()
+    demo_data(root)
+    assert snapshot(root) == made
+
+    (train / MARKER_FILE).unlink()  # made by a version before the marker, render outdated
+    meta = json.loads((train / "synth.json").read_text())
+    (train / "synth.json").write_text(json.dumps({**meta, "render_version": 0}))
+    demo_data(root)
+    assert snapshot(root) == made
+
+
+def test_the_demo_never_writes_its_data_into_a_folder_of_other_files(small_demo, tmp_path):
+    from motionfit.demo import demo_data
+    from motionfit.errors import OutputError
+
+    root = tmp_path / "data"
+    foreign_folder(root / "test")
+    before = snapshot(root)
+    with pytest.raises(OutputError, match="--data-dir") as refused:
+        demo_data(root)
+    message = str(refused.value)
+    assert str(root / "test") in message and "did not write" in message and "\n" not in message
+    assert "--force" not in message  # the demo has no --force
+    assert_unchanged(before)
+    assert not (root / "train").exists()  # both sets are checked before the first write
 
 
 @pytest.mark.parametrize("command", ["export", "report", "predict", "data preview"])

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TypedDict
 
 from motionfit.config import load_config
-from motionfit.data.synthetic import is_complete, make_dataset
+from motionfit.data.synthetic import OUTPUT_KIND, check_synth_dir, make_dataset
+from motionfit.errors import OutputError
+from motionfit.output_dir import claim_output_dir
 
 
 class DemoSet(TypedDict):
@@ -44,15 +46,28 @@ def cache_dir() -> Path:
 
 
 def demo_data(root: Path | None = None) -> tuple[Path, Path]:
-    """The demo's train and held-out test sets, made once and reused while complete."""
+    """The demo's train and held-out test sets, made once and reused while complete.
+
+    A complete set is reused and an incomplete or outdated one is made again. The default
+    cache is motionfit's own; a ``--data-dir`` goes through the output guard: a folder there
+    holding files motionfit did not write is an error naming it, checked before any write."""
+    own_cache = root is None
     root = root or cache_dir() / "demo-data"
-    sets = []
+    sets = {name: root / name for name in ("train", "test")}
+    done = {}
+    for name, params in (("train", DEMO_TRAIN), ("test", DEMO_TEST)):  # check both first
+        try:
+            done[name] = check_synth_dir(
+                sets[name], force=own_cache, other_settings=True, option="--data-dir", **params
+            )
+        except OutputError as exc:
+            reason = str(exc).partition("; choose")[0]
+            raise OutputError(f"{reason}; choose another --data-dir") from None
     for name, params in (("train", DEMO_TRAIN), ("test", DEMO_TEST)):
-        folder = root / name
-        if not is_complete(folder, **params):
-            make_dataset(folder, workers=min(2, os.cpu_count() or 1), **params)
-        sets.append(folder)
-    return sets[0], sets[1]
+        if not done[name]:
+            claim_output_dir(sets[name], OUTPUT_KIND)
+            make_dataset(sets[name], workers=min(2, os.cpu_count() or 1), **params)
+    return sets["train"], sets["test"]
 
 
 def run_demo(

@@ -6,7 +6,9 @@ create unless ``--force`` is given, and never over its own input, even with ``--
 A folder motionfit writes into gets a marker file, ``.motionfit``, naming the kind of output
 (``train``, ``pretrain``, ``split``, ``evaluate``, ``sweep``, ``ablate``). An existing output
 folder is accepted when it is empty or carries the marker of the same kind; any other content
-is an :class:`~motionfit.errors.OutputError` unless ``force``. Checks write nothing;
+is an :class:`~motionfit.errors.OutputError` unless ``force``. Files an operating system drops
+into any folder it shows (``.DS_Store``, ``Thumbs.db``, ... see :data:`OS_CLUTTER`) do not
+count: a folder holding only those is empty (they are kept, never deleted). Checks write nothing;
 :func:`claim_output_dir` writes the marker once every check of the command has passed.
 """
 
@@ -22,6 +24,20 @@ from motionfit.errors import OutputError
 
 MARKER_FILE = ".motionfit"
 _SHOWN = 3  # foreign entries named in an error
+# Files a file browser writes into a folder it merely opened (macOS Finder, Windows Explorer,
+# KDE Dolphin): an output folder holding only these still counts as empty.
+OS_CLUTTER = frozenset(
+    {
+        ".DS_Store",
+        "._.DS_Store",
+        ".localized",
+        "Thumbs.db",
+        "ehthumbs.db",
+        "desktop.ini",
+        "Desktop.ini",
+        ".directory",
+    }
+)
 
 
 def output_kind(folder: Path) -> str | None:
@@ -116,11 +132,14 @@ def check_not_input(
 
 
 def _foreign_entries(folder: Path) -> list[str]:
-    """Names in ``folder`` other than the marker and temporary files of killed writes."""
+    """Names in ``folder`` other than the marker, temporary files of killed writes and
+    :data:`OS_CLUTTER`."""
     return sorted(
         name
         for name in os.listdir(folder)
-        if name != MARKER_FILE and not (name.startswith(".") and name.endswith(".tmp"))
+        if name != MARKER_FILE
+        and name not in OS_CLUTTER
+        and not (name.startswith(".") and name.endswith(".tmp"))
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -40,15 +41,18 @@ def synth(
     duplicate: float = typer.Option(
         0.0, "--duplicate", help="Probability the camera repeats a frame."
     ),
+    force: bool = FORCE_OPTION,
 ) -> None:
     """Write a synthetic motion dataset: real h264 videos whose class is their motion.
 
-    Time-shifted test sets: --speed, --fps with --reference-fps, --drop and --duplicate."""
-    from motionfit.data.synthetic import make_dataset
+    Time-shifted test sets: --speed, --fps with --reference-fps, --drop and --duplicate.
+    OUT must be new, empty or an earlier `data synth` output; the same command again is a
+    no-op once the dataset is complete (and finishes an interrupted one)."""
+    from motionfit.data.synthetic import OUTPUT_KIND, check_synth_dir, make_dataset
+    from motionfit.output_dir import claim_output_dir
 
     height, width = parse_pair(size, "x", "--size", int)
-    out = make_dataset(
-        out,
+    params: dict[str, Any] = dict(
         classes=classes,
         per_class=per_class,
         seed=seed,
@@ -56,12 +60,16 @@ def synth(
         frames=parse_pair(frames, "-", "--frames", int),
         fps=parse_pair(fps, "-", "--fps", float),
         shortcut=shortcut,
-        workers=workers,
         speed=parse_pair(speed, "-", "--speed", float),
         reference_fps=reference_fps,
         drop=drop,
         duplicate=duplicate,
     )
+    if check_synth_dir(out, force=force, **params):
+        console.print(f"{out} already holds these {classes * per_class} videos; nothing to do")
+        return
+    claim_output_dir(out, OUTPUT_KIND)
+    out = make_dataset(out, workers=workers, **params)
     console.print(f"wrote {classes * per_class} videos in {classes} classes to {out}")
 
 

@@ -9,6 +9,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -153,19 +154,38 @@ def ablate(
     result = run_ablation(
         cfg, chosen, out, seeds=seeds, progress=not quiet, on_run=_run_line, shift_test=shift_test
     )
+    print_table(ablation_table(result.variants, seeds))
+    console.print(f"table: {result.table}\nruns:  {result.runs_table}\nplot:  {result.plot}")
+
+
+def ablation_table(variants: list[VariantSummary], seeds: int) -> Table:
+    """One row per variant: mean ± std of every measured metric over the seeds."""
     table = Table(
         title=f"Augmentation ablation: mean ± std over {seeds} seed(s)",
         caption="accuracies in %, gaps in points: clean-train minus val (gap) and minus test; "
         "agr. = agreement of frozen / shuffled / reversed views with the normal ones",
     )
     table.add_column("variant")
-    metrics = _ablation_metrics(result.variants)
+    metrics = _ablation_metrics(variants)
     for metric in metrics:
         table.add_column(_SHORT_TITLES[metric], justify="right")
-    for variant in result.variants:
+    for variant in variants:
         table.add_row(escape(variant.name), *(_mean_std(variant, m) for m in metrics))
-    console.print(table)
-    console.print(f"table: {result.table}\nruns:  {result.runs_table}\nplot:  {result.plot}")
+    return table
+
+
+def print_table(table: Table, out: Console | None = None) -> None:
+    """Print ``table`` on ``out`` (the CLI console). On a terminal rich fits it to the window;
+    elsewhere (a CI log, a pipe to ``tee``) it is printed as wide as it needs, so no cell is
+    wrapped or cut (rich would otherwise squeeze it into 80 columns)."""
+    from rich.measure import Measurement
+
+    out = out or console
+    if not out.is_terminal:
+        needed = Measurement.get(out, out.options.update(width=10_000), table).maximum
+        if needed > out.width:
+            out = Console(file=out.file, width=needed, no_color=out.no_color)
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from motionfit.data.encode import write_video
-from motionfit.errors import DataError
+from motionfit.errors import DataError, OutputError
+from motionfit.output_dir import MARKER_FILE, check_output_dir
 
 # Each motion maps progress p in [0, 1] to (dx, dy, turn, grow): the offset from the path's
 # middle in units of the travel distance (-0.5..0.5), the rotation in units of the full turn,
@@ -53,6 +54,7 @@ SHAPES = ("circle", "square", "triangle", "cross", "bar", "ell")
 ORIENTED_SHAPES = ("triangle", "cross", "bar", "ell")  # rotation is visible on these
 TEXTURES = ("solid", "stripes", "checker", "dots")
 METADATA_FILE = "synth.json"
+OUTPUT_KIND = "synth"  # the kind in the .motionfit marker of a synthetic dataset folder
 RENDER_VERSION = 4  # bump when rendering changes, so cached datasets are made again
 
 _T = TypeVar("_T")
@@ -167,9 +169,11 @@ def is_complete(out: str | Path, **params: object) -> bool:
     meta = out / METADATA_FILE
     if not meta.is_file():
         return False
-    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-    spec = SynthSpec(**fields)
-    stored = json.loads(meta.read_text())
+    spec = _spec(params)
+    try:
+        stored = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return False
     if stored != json.loads(json.dumps({**asdict(spec), "render_version": RENDER_VERSION})):
         return False
     names = class_names(spec.classes)
@@ -178,6 +182,63 @@ def is_complete(out: str | Path, **params: object) -> bool:
         for name in names
         for index in range(spec.per_class)
     )
+
+
+def check_synth_dir(
+    out: str | Path,
+    *,
+    force: bool = False,
+    other_settings: bool = False,
+    option: str = "OUT",
+    **params: object,
+) -> bool:
+    """The output guard for a synthetic dataset in ``out`` (see :mod:`motionfit.output_dir`);
+    writes nothing. Returns True when ``out`` already holds the complete dataset of ``params``
+    (nothing to write), False when :func:`make_dataset` may write there (after
+    ``claim_output_dir(out, OUTPUT_KIND)``).
+
+    Accepted: a new or empty folder, and a folder motionfit made (its marker, or the
+    ``synth.json`` of a version before the marker). A folder of other files is an
+    :class:`OutputError` unless ``force``; so is an earlier dataset made with other settings
+    (its extra videos would stay) unless ``force`` or ``other_settings`` (a new render version
+    alone is fine: the same files are written again). Bad ``params`` raise :class:`DataError`.
+    """
+    spec = _spec(params)
+    spec.validate()
+    out = Path(out)
+    stored = _stored_settings(out)
+    if stored is None or (out / MARKER_FILE).exists():  # else made before the marker: ours
+        check_output_dir(out, OUTPUT_KIND, force=force, option=option)
+    if is_complete(out, **params):
+        return True
+    if force or other_settings or stored is None:
+        return False
+    if stored != json.loads(json.dumps(asdict(spec))):
+        raise OutputError(
+            f"{option} {out} holds a synthetic dataset made with other settings "
+            f"({METADATA_FILE}); choose a new folder, or pass --force to write there anyway"
+        )
+    return False
+
+
+def _stored_settings(out: Path) -> dict[str, Any] | None:
+    """The settings in ``out/synth.json`` without the render version, or None when there is
+    no such file written by :func:`make_dataset`."""
+    try:
+        stored = json.loads((out / METADATA_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or "render_version" not in stored:
+        return None
+    stored.pop("render_version")
+    return stored
+
+
+def _spec(params: dict[str, object]) -> SynthSpec:
+    fields: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list | tuple) else v for k, v in params.items()
+    }
+    return SynthSpec(**fields)
 
 
 def render_video(spec: SynthSpec, label: int, index: int) -> tuple[np.ndarray, float]:
