@@ -447,6 +447,17 @@ def test_the_demo_never_writes_its_data_into_a_folder_of_other_files(small_demo,
     assert not (root / "train").exists()  # both sets are checked before the first write
 
 
+def test_the_demo_checks_its_run_folder_before_making_data(small_demo, tmp_path, capsys):
+    out = tmp_path / "mine"
+    foreign_folder(out)
+    before = snapshot(out)
+    code, err = cli(capsys, "demo", "--out", out, "--data-dir", tmp_path / "data")
+    assert code == 2 and "\n" not in err.strip() and str(out) in err, err
+    assert "choose another --out" in err and "--force" not in err
+    assert_unchanged(before)
+    assert not (tmp_path / "data").exists()  # refused before a single video was made
+
+
 @pytest.mark.parametrize("command", ["export", "report", "predict", "data preview"])
 def test_file_outputs_never_replace_an_existing_file_without_force(
     run_dir, zoo, tmp_path, capsys, command

@@ -16,6 +16,7 @@ from motionfit.config import load_config
 from motionfit.data.synthetic import OUTPUT_KIND, check_synth_dir, make_dataset
 from motionfit.errors import OutputError
 from motionfit.output_dir import claim_output_dir
+from motionfit.run import RunPaths, check_run_dir
 
 
 class DemoSet(TypedDict):
@@ -79,6 +80,12 @@ def run_demo(
     """Train and evaluate the demo run in ``out``; returns its paths and test metrics."""
     from motionfit.train.fit import evaluate_test_set, train
 
+    # the run folder is checked before the data is made, so a wrong --out fails at once
+    data_dir = data_root or cache_dir() / "demo-data"
+    try:
+        check_run_dir(RunPaths(Path(out)), "train", resume=False, inputs=[data_dir])
+    except OutputError as exc:  # the demo has no --force to offer
+        raise OutputError(f"{str(exc).partition('; choose')[0]}; choose another --out") from None
     train_dir, test_dir = demo_data(data_root)
     config = load_config("demo", [f"data.source={train_dir}", *(overrides or [])])
     result = train(config, out, progress=progress)

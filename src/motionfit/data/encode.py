@@ -72,7 +72,11 @@ def _encoder_options(codec: str, gop: int, bframes: int, crf: int) -> dict[str, 
             "g": str(gop),
             "keyint_min": str(gop),
             "bf": str(bframes),
-            "threads": "1",  # single-threaded x264 output is bit-identical run to run
+            "threads": "1",
+            # x264's macroblock-tree rate control gave different bytes (and pixels) for the same
+            # frames in 2-7 of 24 encodes in one process (measured, PyAV 18 / x264 core 165);
+            # without it, and single-threaded, every encode is bit-identical
+            "x264-params": "mbtree=0",
         }
     if codec == "hevc":
         return {

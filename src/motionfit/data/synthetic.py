@@ -55,7 +55,7 @@ ORIENTED_SHAPES = ("triangle", "cross", "bar", "ell")  # rotation is visible on 
 TEXTURES = ("solid", "stripes", "checker", "dots")
 METADATA_FILE = "synth.json"
 OUTPUT_KIND = "synth"  # the kind in the .motionfit marker of a synthetic dataset folder
-RENDER_VERSION = 4  # bump when rendering changes, so cached datasets are made again
+RENDER_VERSION = 5  # bump when rendering or encoding changes, so cached datasets are made again
 
 _T = TypeVar("_T")
 
