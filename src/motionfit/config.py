@@ -528,9 +528,7 @@ class TrainConfig(_Section):
     @field_validator("accelerator")
     @classmethod
     def _known_accelerator(cls, value: str) -> str:
-        if value not in ACCELERATORS:
-            raise ValueError(f"must be one of {', '.join(ACCELERATORS)}")
-        return value
+        return _one_of(value, ACCELERATORS)
 
     @field_validator("strategy")
     @classmethod
