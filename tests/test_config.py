@@ -252,3 +252,29 @@ def test_recipes_take_the_model_s_normalization_unless_they_set_their_own(tmp_pa
     assert kept.augment.mean == (0.5, 0.5, 0.5) and kept.augment.std == (0.5, 0.5, 0.5)
     reset = load_config(own, ["model.name=swin3d_t", "augment.mean=null", "augment.std=null"])
     assert (reset.augment.mean, reset.augment.std) == (swin.mean, swin.std)
+
+
+@pytest.mark.parametrize("model", ["motioncnn_tiny_rgb", "swin3d_tiny", "videomae_tiny"])
+def test_swapping_in_an_appearance_capable_model_turns_debiasing_on(model):
+    from motionfit.data.debias import DebiasAugment
+
+    demo = load_config("demo")
+    assert (demo.augment.still_mix, demo.augment.foreground_paste) == (0.0, 0.0)
+    assert not DebiasAugment.from_config(demo.augment).enabled  # motion-only CNN: nothing to do
+    swapped = load_config("demo", [f"model.name={model}"])
+    assert (swapped.augment.still_mix, swapped.augment.foreground_paste) == (0.5, 0.5)
+    assert DebiasAugment.from_config(swapped.augment).enabled
+    # a value set on purpose stays, for either kind of model; a saved run config keeps its own
+    off = load_config("demo", [f"model.name={model}", "augment.still_mix=0"])
+    assert (off.augment.still_mix, off.augment.foreground_paste) == (0.0, 0.5)
+    on = load_config("demo", ["augment.foreground_paste=0.3"])
+    assert (on.augment.still_mix, on.augment.foreground_paste) == (0.0, 0.3)
+
+
+def test_config_show_says_where_debiasing_comes_from(capsys):
+    assert main(["config", "show", "demo", "--set", "model.name=motioncnn_tiny_rgb"]) == 0
+    out = capsys.readouterr().out
+    assert "still_mix: 0.5  # the model's default (motioncnn_tiny_rgb sees appearance)" in out
+    assert main(["config", "show", "demo", "--set", "augment.still_mix=0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "still_mix: 0.2  # set by the config; motioncnn_tiny sees only motion" in out

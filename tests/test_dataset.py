@@ -257,7 +257,8 @@ def test_segments_restrict_sampled_frames(
     requested.clear()
     make(segment, mode="eval", num_clips=3)[0]
     wanted = sorted({i for _, indices, _ in requested for i in indices})
-    assert wanted[0] == 10 and wanted[-1] == 23  # uniform clips span the segment end to end
+    # clips at the centres of 3 equal parts of the segment: inside it, off its very ends
+    assert wanted[0] > 10 and wanted[-1] < 23
 
     late = [VideoRecord(path, 0, start=5.0, end=6.0)]
     with pytest.raises(VideoDecodeError, match="starts after the video ends"):

@@ -19,6 +19,8 @@ from motionfit.data.synthetic import _class_color, make_dataset
 from motionfit.evaluation import evaluate_run
 from motionfit.evaluation.diagnose import (
     DIAGNOSTICS,
+    caveat,
+    chance_margin,
     diagnostic_views,
     reading,
     shuffled_order,
@@ -70,6 +72,20 @@ class MotionModel(torch.nn.Module):
         return torch.stack([-dx, dx, -dy, dy], dim=1)
 
 
+class OneClassModel(torch.nn.Module):
+    """A real network whose last bias outweighs its input: class 0 for every clip."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = _Head(len(CLASSES))
+        self.linear = torch.nn.Linear(3, len(CLASSES))
+        with torch.no_grad():
+            self.linear.bias.copy_(torch.tensor([100.0, 0.0, 0.0, 0.0]))
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        return self.linear(video.mean(dim=(2, 3, 4)))
+
+
 @pytest.fixture(scope="module")
 def shortcut_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """4 direction classes whose background colour always gives the class away."""
@@ -106,6 +122,19 @@ def test_diagnostics_separate_an_appearance_model_from_a_motion_model(
     assert "reads motion" in motion["diagnostics_reading"]
     saved = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert saved["diagnostics"] == m
+    assert saved["diagnostics_meaningful"] is True and saved["diagnostics_caveat"] is None
+
+
+def test_diagnostics_of_a_model_that_answers_one_class_are_not_meaningful(
+    shortcut_videos: Path, tmp_path: Path
+) -> None:
+    metrics = evaluate_with(OneClassModel(), shortcut_videos, tmp_path)
+    assert metrics["diagnostics"]["frozen"]["agreement"] == 1.0 and metrics["top1"] == 0.25
+    assert "NOT MEANINGFUL" in metrics["diagnostics_reading"]
+    assert "relies on appearance" not in metrics["diagnostics_reading"]
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["diagnostics_meaningful"] is False
+    assert saved["diagnostics_caveat"].startswith("the model predicts one class for 100% of")
 
 
 def test_diagnostic_views_reuse_the_decoded_frames() -> None:
@@ -125,14 +154,61 @@ def test_diagnostic_views_reuse_the_decoded_frames() -> None:
     )
 
 
-def test_reading_names_the_verdict() -> None:
-    def scores(frozen: float) -> dict:
-        return {n: {"top1": 0.1, "agreement": frozen} for n in DIAGNOSTICS}
+def _scores(frozen: float) -> dict:
+    return {n: {"top1": 0.1, "agreement": frozen} for n in DIAGNOSTICS}
 
-    assert "relies on appearance" in reading(scores(0.71), 8)
-    assert "frozen clips keep 71% of predictions" in reading(scores(0.71), 8)
-    assert "reads motion" in reading(scores(0.15), 8)
-    assert "both motion and appearance" in reading(scores(0.35), 8)
+
+def _predictions(videos: int, classes: int, correct: int, seed: int = 0) -> tuple:
+    """Targets spread evenly over ``classes`` and predictions right on the first ``correct``
+    videos, wrong (the next class) on the others: every class predicted about equally."""
+    targets = torch.arange(videos) % classes
+    predicted = torch.where(torch.arange(videos) < correct, targets, (targets + 1) % classes)
+    return predicted, targets
+
+
+def test_reading_names_the_verdict() -> None:
+    good = _predictions(40, 8, correct=36)  # 90% top-1, every class predicted
+    assert caveat(*good, 8) is None
+    assert "relies on appearance" in reading(_scores(0.71), 8, *good)
+    assert "frozen clips keep 71% of predictions" in reading(_scores(0.71), 8, *good)
+    assert "reads motion" in reading(_scores(0.15), 8, *good)
+    assert "both motion and appearance" in reading(_scores(0.35), 8, *good)
+    assert reading(_scores(0.71), 8, *good) == (
+        "frozen clips keep 71% of predictions (chance 12%): the model relies on appearance "
+        "(agreement of shuffled 71%, reversed 71%)"
+    )
+
+
+def test_reading_of_a_one_class_model_is_not_meaningful() -> None:
+    targets = torch.arange(40) % 4
+    predicted = torch.zeros(40, dtype=torch.long)  # one answer for every video: top-1 25%
+    line = reading(_scores(1.0), 4, predicted, targets)
+    assert "relies on appearance" not in line
+    assert line == (
+        "frozen clips keep 100% of predictions (chance 25%): diagnostics NOT MEANINGFUL: the "
+        "model predicts one class for 100% of the 40 videos, so any altered clip agrees with "
+        "it that often whatever it reads"
+    )
+    # 80% of the answers one class is enough, even when all are right (a test set that is
+    # mostly one class); 31 of 40 is read
+    mostly = torch.tensor([0] * 32 + [1, 2, 3] * 2 + [1, 2])
+    assert "one class for 80% of the 40 videos" in caveat(mostly, mostly, 4)
+    fewer = torch.tensor([0] * 31 + [1, 2, 3] * 3)
+    assert caveat(fewer, fewer, 4) is None
+
+
+def test_reading_of_a_chance_level_model_is_not_meaningful() -> None:
+    # 8 classes, 40 videos: chance 12.5%, margin max(0.1, 2 * sqrt(0.125 * 0.875 / 40)) = 10.5
+    assert chance_margin(8, 40) == pytest.approx(0.1046, abs=1e-4)
+    chance_level = _predictions(40, 8, correct=9)  # 22%: within the margin
+    line = reading(_scores(0.2), 8, *chance_level)
+    assert "NOT MEANINGFUL" in line and "reads motion" not in line
+    assert "at chance on these 40 videos (top-1 22%, chance 12%; reading needs above 23%)" in line
+    assert caveat(*_predictions(40, 8, correct=10), 8) is None  # 25%: above it, read
+    # few videos: two standard errors decide (4 classes, 12 videos: 25% + 25%)
+    assert chance_margin(4, 12) == pytest.approx(0.25)
+    assert "at chance" in caveat(*_predictions(12, 4, correct=6), 4)
+    assert caveat(*_predictions(12, 4, correct=7), 4) is None
 
 
 def test_cli_evaluate_diagnose_writes_the_metrics_json_keys(

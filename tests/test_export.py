@@ -106,7 +106,7 @@ def sidecar_preprocess(path: Path, pre: dict, shift: int = 0) -> np.ndarray:
         frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     size, count = pre["crop_size"], pre["clips"]
     free = len(frames) - ((pre["num_frames"] - 1) * pre["frame_stride"] + 1)
-    starts = [round(free * k / (count - 1)) for k in range(count)] if count > 1 else [free // 2]
+    starts = [int(free * (k + 0.5) / count) for k in range(count)]  # as the sidecar says
     mean = np.asarray(pre["mean"], dtype=np.float32)[:, None, None, None]
     std = np.asarray(pre["std"], dtype=np.float32)[:, None, None, None]
     clips = []

@@ -8,6 +8,7 @@ Tiny models (motioncnn_tiny, 32 px, 8 frames) and real encoded videos keep it fa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -30,8 +31,8 @@ from motionfit.data.encode import write_video
 from motionfit.data.records import VideoRecord, read_records
 from motionfit.data.synthetic import make_dataset
 from motionfit.errors import DataError, RunError, VideoDecodeError
-from motionfit.output_dir import MARKER_FILE
-from motionfit.run import RunPaths, RunStart, check_run_dir, claim_run_dir
+from motionfit.output_dir import LOCK_FILE, MARKER_FILE
+from motionfit.run import RunPaths, RunStart, check_run_dir, claim_run_dir, read_metrics
 from motionfit.train.callbacks import AtomicCheckpointIO
 
 TINY = [
@@ -81,13 +82,14 @@ def assert_user_error(code: int, err: str, *names: object) -> None:
 
 
 def snapshot(*roots: Path) -> dict[Path, bytes]:
-    """Every regular file under ``roots`` (symlinks not followed) with its bytes."""
+    """Every regular file under ``roots`` (symlinks not followed) with its bytes, but the lock
+    files of output folders (they hold the PID of their latest writer)."""
     files = {}
     for root in roots:
         for folder, _dirs, names in os.walk(root):
             for name in names:
                 path = Path(folder) / name
-                if path.is_file() and not path.is_symlink():
+                if name != LOCK_FILE and path.is_file() and not path.is_symlink():
                     files[path] = path.read_bytes()
     return files
 
@@ -339,6 +341,34 @@ def test_data_synth_reruns_into_its_own_output_and_refuses_other_settings(tmp_pa
         assert snapshot(out) == made
     code, err = cli(capsys, "data", "synth", out, *SYNTH, "--seed", 1, "--force")
     assert code == 0, err
+    assert json.loads((out / "synth.json").read_text())["seed"] == 1
+
+
+def test_an_interrupted_data_synth_refuses_other_settings_without_force(
+    tmp_path, capsys, monkeypatch
+):
+    # issue 22, 7: synth.json came last, so a rerun with other settings mixed two sets
+    from motionfit.data import synthetic
+
+    out = tmp_path / "synth"
+    real, written = synthetic._write_one, []
+
+    def interrupted(job):
+        if written:
+            raise KeyboardInterrupt  # Ctrl-C after the first video
+        written.append(real(job))
+        return written[-1]
+
+    monkeypatch.setattr(synthetic, "_write_one", interrupted)
+    assert cli(capsys, "data", "synth", out, *SYNTH, "--seed", 1)[0] == 130
+    monkeypatch.setattr(synthetic, "_write_one", real)
+    made = snapshot(out)
+    code, err = cli(capsys, "data", "synth", out, *SYNTH, "--per-class", 3)
+    assert_user_error(code, err, out, "other settings", "--force")
+    assert snapshot(out) == made
+    code, err = cli(capsys, "data", "synth", out, *SYNTH, "--seed", 1)  # the same: finished
+    assert code == 0, err
+    assert len(list(out.glob("move_*/*.mp4"))) == 4
     assert json.loads((out / "synth.json").read_text())["seed"] == 1
 
 
@@ -730,7 +760,10 @@ def test_a_run_that_never_started_is_retried_and_resumable(videos, tmp_path, cap
     assert (out / MARKER_FILE).is_file() and not (out / "checkpoints" / "last.ckpt").exists()
     # what a kill before the first checkpoint leaves: a stale split and temporary files
     (out / "split" / "train.txt").write_text("path,label\nnot/a/video.mp4,x\n")
-    stale = [out / ".config.yaml.999999999.tmp", out / "checkpoints" / ".last.ckpt.999999999.tmp"]
+    stale = [
+        out / ".config.yaml.motionfit-999999999.tmp",
+        out / "checkpoints" / ".last.ckpt.motionfit-999999999.tmp",
+    ]
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"partial")
@@ -827,15 +860,60 @@ def test_a_kill_during_checkpoint_and_metrics_writes_loses_nothing(tmp_path):
 
 
 def test_stale_temp_files_of_live_processes_are_kept(tmp_path):
-    ours = tmp_path / f".last.ckpt.{os.getpid()}.tmp"
+    ours = tmp_path / f".last.ckpt.motionfit-{os.getpid()}.tmp"
     ours.write_bytes(b"in progress")
-    dead = tmp_path / "sub" / ".metrics.csv.999999999.tmp"
+    dead = tmp_path / "sub" / ".metrics.csv.motionfit-999999999.tmp"
     dead.parent.mkdir()
     dead.write_bytes(b"partial")
     not_ours = tmp_path / ".notes.tmp"
     not_ours.write_text("mine")
     assert remove_stale_temp_files(tmp_path) == [dead]
     assert ours.exists() and not_ours.exists()
+
+
+def test_force_keeps_the_users_own_dot_tmp_files(videos, tmp_path, capsys):
+    # item 10: --force used to delete any .NAME.<digits>.tmp in the folder, the user's too
+    out = tmp_path / "mine"
+    out.mkdir()
+    users = [out / ".notes.12345.tmp", out / ".draft.999999999.tmp"]
+    for path in users:
+        path.write_text("mine\n")
+    code, err = cli(capsys, "data", "split", videos, "--out", out)
+    assert_user_error(code, err, out, "did not write", ".draft.999999999.tmp")  # not ignored
+    code, err = cli(capsys, "data", "split", videos, "--out", out, "--force")
+    assert code == 0, err
+    assert all(path.read_text() == "mine\n" for path in users)
+
+
+def test_a_moved_run_directory_keeps_its_best_model_tracking(tmp_path):
+    # issue 22, 10: Lightning drops the best score when the checkpoint folder's path changed
+    from motionfit.train.fit import build_trainer
+
+    config = load_config(None, TINY)
+    before, after = RunPaths(tmp_path / "before"), RunPaths(tmp_path / "after")
+    saved = build_trainer(config, before, progress=False).checkpoint_callback
+    best = os.path.realpath(before.best_checkpoint)
+    saved.best_model_score = saved.kth_value = torch.tensor(0.75)
+    saved.best_model_path = saved.kth_best_model_path = best
+    saved.best_k_models = {best: torch.tensor(0.75)}
+    moved = build_trainer(config, after, progress=False).checkpoint_callback
+    moved.load_state_dict(saved.state_dict())
+    assert moved.best_model_score == pytest.approx(0.75)
+    assert moved.best_model_path == os.path.realpath(after.best_checkpoint)
+    assert list(moved.best_k_models) == [os.path.realpath(after.best_checkpoint)]
+    assert not before.root.exists() and not after.root.exists()
+
+
+def test_a_skipped_video_is_named_once_per_line(zoo, run_dir, tmp_path, capsys):
+    # issue 22, 10: "skipped unreadable video P: P: reason"
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for kind in ("good", "truncated"):
+        (folder / zoo[kind].name).write_bytes(zoo[kind].read_bytes())
+    code, err = cli(capsys, "predict", folder, "--run", run_dir)
+    assert code == 0, err
+    line = next(line for line in err.splitlines() if "truncated.mp4" in line)
+    assert line.count("truncated.mp4") == 1, line
 
 
 def test_data_errors_raised_in_workers_keep_the_original_message():
@@ -845,3 +923,425 @@ def test_data_errors_raised_in_workers_keep_the_original_message():
     )
     assert str(DataError(text)) == "/v/a b.mp4: too short"
     assert str(DataError("plain message")) == "plain message"
+
+
+# ---------------------------------------------------------------------------------------------
+# 12: every writing command keeps off its own inputs, data prepare and features included
+
+
+@pytest.mark.parametrize("command", ["data prepare", "features"])
+def test_prepare_and_features_never_write_into_a_folder_of_other_files(
+    videos, run_dir, tmp_path, capsys, command
+):
+    out = foreign_folder(tmp_path / "mine")
+    before = snapshot(out, videos)
+    argv = {
+        "data prepare": ["data", "prepare", videos, out],
+        "features": ["features", "vjepa2_tiny", "--data", videos, "--out", out],
+    }[command]
+    code, err = cli(capsys, *argv)
+    assert_user_error(code, err, out, "did not write", "--force")
+    assert_unchanged(before)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoints", "labels.txt", "metrics.csv", "model.safetensors", "split"
+    ]  # fmt: skip
+
+
+def _over_inputs(name: str, videos: Path, run: Path) -> tuple[list[object], Path]:
+    """(argv without --out, the --out target) of a command pointed at its own input."""
+    video = sorted(videos.glob("*/*.mp4"))[0]
+    export = ["export", run, "--format", "torchscript"]
+    argv, target = {
+        "export weights": (export, run / "model.safetensors"),
+        "export checkpoint": (export, run / "checkpoints" / "best.ckpt"),
+        "report config": (["report", run], run / "config.yaml"),
+        "report metrics": (["report", run], run / "metrics.csv"),
+        "report test video": (["report", run, "--test", videos], video),
+        "predict": (["predict", video, "--run", run], run / "p.json"),
+        "evaluate": (["evaluate", run, "--data", videos], run / "checkpoints"),
+        "features": (["features", "vjepa2_tiny", "--data", videos], videos / "feat"),
+        "features run": (["features", run, "--data", videos], run / "feat"),
+    }[name]
+    return [*argv, "--out", target], target
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "export weights", "export checkpoint", "report config", "report metrics",
+        "report test video", "predict", "evaluate", "features", "features run",
+    ],
+)  # fmt: skip
+def test_no_command_writes_over_its_own_input_even_with_force(
+    videos, run_dir, tmp_path, capsys, name
+):
+    # issue 22, 2: export/report over the run's weights, config or metrics, a report over a
+    # test video, features into the dataset (afterwards every command on it failed)
+    argv, target = _over_inputs(name, videos, run_dir)
+    existed = target.exists()  # best.ckpt: the run fixture has none, the path is still the run's
+    before = snapshot(videos, run_dir)
+    code, err = cli(capsys, *argv, "--force")
+    assert_user_error(code, err, "inside the input")
+    assert_unchanged(before)
+    assert target.exists() == existed
+    assert list(read_records(videos)[1].names) == ["move_left", "move_right"]
+
+
+def test_prepare_refuses_other_settings_after_an_interruption_unless_forced(
+    tmp_path, capsys, monkeypatch
+):
+    # issue 22, 7: the settings are recorded before the first copy; --force starts over
+    from motionfit.data import prepare
+
+    source = make_dataset(tmp_path / "src", classes=2, per_class=2, size=(32, 32), frames=(8, 8))
+    out = tmp_path / "out"
+    real, calls = prepare.transcode, []
+
+    def interrupted(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt  # a Ctrl-C in the middle of the second video
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(prepare, "transcode", interrupted)
+    args = ["data", "prepare", source, out, "--workers", 1]
+    assert cli(capsys, *args)[0] == 130
+    monkeypatch.setattr(prepare, "transcode", real)
+    made = snapshot(out)
+    code, err = cli(capsys, *args, "--crf", 30)
+    assert_user_error(code, err, out, "other settings", "--force")
+    assert snapshot(out) == made
+    code, err = cli(capsys, *args, "--crf", 30, "--force")
+    assert code == 0, err
+    assert json.loads((out / ".prepare" / "settings.json").read_text())["crf"] == 30
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# 13: point 9 of issue 22: one line and exit 2, never a traceback or a hang
+
+
+def _run_with_eval_clips(run_dir: Path, tmp_path: Path, clips: int) -> Path:
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("labels.txt", "model.safetensors", "metrics.csv"):
+        (run / name).write_bytes((run_dir / name).read_bytes())
+    text = (run_dir / "config.yaml").read_text().replace("  clips: 2\n", f"  clips: {clips}\n")
+    assert f"clips: {clips}" in text
+    (run / "config.yaml").write_text(text)
+    return run
+
+
+def _object_array_cache(tmp_path: Path) -> Path:
+    cache = tmp_path / "features"
+    cache.mkdir()
+    meta = {"dtype": "float16", "tokens": 2, "dim": 4}
+    (cache / "meta.json").write_text(json.dumps(meta))
+    (cache / "index.csv").write_text("row,split,video,view,label,path\n0,train,0,0,0,a.mp4\n")
+    np.save(cache / "tokens.npy", np.array([{"not": "tokens"}], dtype=object), allow_pickle=True)
+    np.save(cache / "done.npy", np.ones(1, dtype=bool))
+    np.save(cache / "labels.npy", np.zeros(1, dtype=np.int64))
+    return cache
+
+
+PROBES = [
+    "config folder", "config not utf-8", "config key twice", "resume a file", "prepare workers",
+    "huge crop", "huge clip", "two nodes on one machine", "predict huge views",
+    "evaluate huge views", "object feature array",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("probe", PROBES)
+def test_point_nine_probes_are_one_line_and_exit_2(videos, run_dir, tmp_path, capsys, probe):
+    out = tmp_path / "out"
+    config_dir = tmp_path / "recipe"
+    config_dir.mkdir()
+    not_utf8 = tmp_path / "latin1.yaml"
+    not_utf8.write_bytes("train:\n  epochs: 2 # d\xe9j\xe0\n".encode("latin-1"))
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("train:\n  epochs: 2\n  batch_size: 2\n  epochs: 30\n")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me\n")
+    train = ["train", "--data", videos, "--out", out]
+    huge_views = _run_with_eval_clips(run_dir, tmp_path, 10**9)
+    argv, names = {
+        "config folder": ([*train, "--config", config_dir], [config_dir, "is a folder"]),
+        "config not utf-8": ([*train, "--config", not_utf8], [not_utf8, "UTF-8"]),
+        "config key twice": ([*train, "--config", twice], [twice, "line 4", "'epochs'", "twice"]),
+        "resume a file": (["train", "--resume", a_file], [a_file, "is a file"]),
+        "prepare workers": (["data", "prepare", videos, out, "--workers", -3], ["--workers"]),
+        "huge crop": ([*train, *sets("augment.crop_size=100000000")], ["augment.crop_size", "GiB"]),
+        "huge clip": ([*train, *sets("sampling.num_frames=100000000")], ["sampling.num_frames"]),
+        "two nodes on one machine": ([*train, *sets("train.num_nodes=2")], ["train.num_nodes"]),
+        "predict huge views": (
+            ["predict", sorted(videos.glob("*/*.mp4"))[0], "--run", huge_views],
+            ["eval.clips", "views"],
+        ),
+        "evaluate huge views": (
+            ["evaluate", huge_views, "--data", videos],
+            ["eval.clips", "views"],
+        ),
+        "object feature array": (
+            ["train", "--features", _object_array_cache(tmp_path), "--out", out],
+            ["tokens.npy"],
+        ),
+    }[probe]  # fmt: skip
+    started = time.perf_counter()
+    code, err = cli(capsys, *argv)
+    assert_user_error(code, err, *names)
+    assert time.perf_counter() - started < 30 and not out.exists()
+    assert a_file.read_text() == "keep me\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# 14: one process per output folder; stops the way clusters stop jobs (signals to the group)
+
+
+MOTIONFIT = [sys.executable, "-m", "motionfit.cli.main"]
+
+
+def start_job(*argv: object) -> subprocess.Popen:
+    """``motionfit ARGV`` in a session and process group of its own, as a scheduler starts one."""
+    return subprocess.Popen(
+        [*MOTIONFIT, *map(str, argv)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def signal_job(job: subprocess.Popen, signum: int) -> None:
+    """Signal the job's whole process group, as ``timeout`` and ``kill -- -PGID`` do."""
+    os.killpg(job.pid, signum)
+
+
+def wait_until(ready, job: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert job.poll() is None, job.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def assert_group_gone(pgid: int, timeout: float = 10) -> None:
+    """No process of the group is left (no orphaned worker)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        assert time.monotonic() < deadline, f"processes of group {pgid} outlived the command"
+        time.sleep(0.1)
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_a_killed_lock_holder_never_blocks_and_a_live_one_is_named(tmp_path):
+    from motionfit.errors import OutputError
+    from motionfit.output_dir import lock_output_dir, release_output_dir
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from motionfit.output_dir import "
+         "lock_output_dir; lock_output_dir(sys.argv[1]); print('locked', flush=True); "
+         "time.sleep(600)", str(folder)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(OutputError, match=rf"another motionfit process \(PID {holder.pid}\)"):
+            lock_output_dir(folder)
+    finally:
+        holder.kill()
+        holder.wait()
+    lock_output_dir(folder)  # the OS dropped the dead holder's lock
+    release_output_dir(folder)
+
+
+def test_a_second_process_on_the_same_out_is_refused_and_sigint_stops_the_first(
+    videos, tmp_path, capsys
+):
+    # issue 22, 4: both used to be accepted; the second is refused at once, naming the first
+    out = tmp_path / "run"
+    first = start_job(
+        *train_args("--data", videos, "--out", out, *sets("train.epochs=40", "data.num_workers=1"))
+    )
+    try:
+        wait_until((out / "metrics.csv").is_file, first)
+        for argv in (["--data", videos, "--out", out, *sets()], ["--resume", out]):
+            code, err = cli(capsys, *train_args(*argv))
+            assert_user_error(code, err, out, f"PID {first.pid}", "another motionfit process")
+        signal_job(first, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+        _, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            signal_job(first, signal.SIGKILL)
+    assert first.returncode == 130, err
+    line = one_error_line(err)
+    assert "stopped by SIGINT at step" in line and f"--resume {out}" in line
+    assert_group_gone(first.pid)
+    stopped = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    assert f"at step {stopped};" in line
+    code, err = cli(capsys, *train_args("--resume", out, "--set", "train.epochs=2"))
+    assert code == 0, err  # the lock ended with the first process
+
+
+def test_sigterm_to_the_process_group_stops_at_the_next_step_and_resumes_exactly(
+    videos, tmp_path, capsys
+):
+    # issue 22, 5: DataLoader workers got the SIGTERM too and died: a 124-line double
+    # traceback, exit 1, and only the previous epoch-end checkpoint
+    overrides = sets(
+        "train.epochs=3", "data.num_workers=1", "train.deterministic=true",
+        "augment.mix_prob=0.5", "train.checkpoint_every_n_steps=0",
+    )  # fmt: skip
+    straight = start_job(*train_args("--data", videos, "--out", tmp_path / "straight", *overrides))
+    out = tmp_path / "stopped"
+    job = start_job(*train_args("--data", videos, "--out", out, *overrides))
+    try:
+        wait_until((out / "metrics.csv").is_file, job)  # in epoch 1
+        signal_job(job, signal.SIGTERM)
+        _, err = job.communicate(timeout=120)
+        assert job.returncode == 143, err
+        line = one_error_line(err)
+        assert "stopped by SIGTERM at step" in line and f"--resume {out}" in line
+        assert_group_gone(job.pid)
+        assert straight.wait(timeout=300) == 0, straight.communicate()
+    finally:
+        for proc in (straight, job):
+            if proc.poll() is None:
+                signal_job(proc, signal.SIGKILL)
+    step = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    assert f"at step {step};" in line and step >= 3  # at the step it stopped, after epoch 0
+    code, err = cli(capsys, *train_args("--resume", out))
+    assert code == 0, err
+    a, b = read_metrics(tmp_path / "straight" / "metrics.csv"), read_metrics(out / "metrics.csv")
+    assert [r["epoch"] for r in b] == [0, 1, 2]
+    for ra, rb in zip(a, b, strict=True):
+        for key in ("step", "train_loss", "train_acc", "val_loss", "val_top1"):
+            assert np.isclose(ra[key], rb[key], rtol=1e-5, atol=1e-6), (key, ra, rb)
+    wa = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=True)
+    wb = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    for key, value in wa["state_dict"].items():
+        assert torch.allclose(value, wb["state_dict"][key], atol=1e-6), key
+
+
+@pytest.fixture(scope="module")
+def slow_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 videos of 48 noisy 96x96 frames: each takes a moment to transcode."""
+    root = tmp_path_factory.mktemp("prepare") / "src"
+    for label in ("a", "b"):
+        for index in range(4):
+            write_video(root / label / f"{label}{index}.mp4", frames(48, 96, 96, seed=index))
+    return root
+
+
+def _prepare_job(source: Path, out: Path) -> subprocess.Popen:
+    job = start_job("data", "prepare", source, out, "--workers", 2, "--short-side", 64)
+    log = out / ".prepare" / "done.jsonl"
+    wait_until(lambda: log.is_file() and log.stat().st_size > 0, job)
+    return job
+
+
+def test_prepare_stops_on_a_group_sigterm_and_the_same_command_finishes(
+    slow_source, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    job = _prepare_job(slow_source, out)
+    try:
+        signal_job(job, signal.SIGTERM)
+        _, err = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            signal_job(job, signal.SIGKILL)
+    assert job.returncode == 143, err
+    line = one_error_line(err)
+    assert "stopped by SIGTERM after" in line and "of 8 videos" in line
+    assert_group_gone(job.pid)
+    code, err = cli(capsys, "data", "prepare", slow_source, out, "--short-side", 64)
+    assert code == 0, err
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == 8
+
+
+def test_prepare_workers_end_with_a_killed_parent(slow_source, tmp_path):
+    # issue 22, 8: after SIGKILL of `data prepare --workers 2` its pool workers kept running
+    job = _prepare_job(slow_source, tmp_path / "out")
+    os.kill(job.pid, signal.SIGKILL)  # the parent alone
+    job.wait()
+    try:
+        assert_group_gone(job.pid, timeout=5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            signal_job(job, signal.SIGKILL)
+
+
+def test_features_stop_on_a_group_sigterm_and_the_same_command_finishes(videos, tmp_path, capsys):
+    from motionfit.features.cache import FeatureCache
+    from motionfit.features.extract import extract_features, features_config
+
+    out = tmp_path / "cache"
+    argv = ["features", "vjepa2_tiny", "--data", videos, "--out", out, "--views", 8]
+    job = start_job(*argv, "--set", "data.num_workers=0")
+
+    def some_done() -> bool:
+        try:
+            return bool(np.load(out / "done.npy", mmap_mode="r").any())
+        except (OSError, ValueError):
+            return False
+
+    try:
+        wait_until(some_done, job)
+        signal_job(job, signal.SIGTERM)
+        _, err = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            signal_job(job, signal.SIGKILL)
+    assert job.returncode == 143, err
+    assert "stopped by SIGTERM after" in one_error_line(err)
+    assert not FeatureCache(out).done.all()
+    code, err = cli(capsys, *argv, "--set", "data.num_workers=0")
+    assert code == 0, err
+    config, weights = features_config("vjepa2_tiny", str(videos), overrides=["data.num_workers=0"])
+    straight = extract_features(config, weights, tmp_path / "straight", train_views=8)
+    resumed = FeatureCache(out)
+    assert np.array_equal(np.asarray(resumed.tokens), np.asarray(straight.tokens))
+    assert np.array_equal(np.asarray(resumed.labels), np.asarray(straight.labels))
+
+
+def test_a_sweep_stopped_by_sigterm_resumes_its_trial_on_the_next_run(videos, tmp_path, capsys):
+    import optuna
+
+    out = tmp_path / "sweep"
+    space = tmp_path / "space.yaml"
+    space.write_text("optim.lr: {type: loguniform, low: 1.0e-3, high: 3.0e-3}\n")
+    argv = ["sweep", "--data", videos, "--out", out, "--trials", 1, "--space", space, "--seed", 0]
+    argv += sets("train.epochs=3", "output.save_top_k=1")
+    job = start_job(*argv)
+    trial = out / "trials" / "0000"
+    try:
+        wait_until((trial / "metrics.csv").is_file, job)
+        signal_job(job, signal.SIGTERM)
+        _, err = job.communicate(timeout=120)
+    finally:
+        if job.poll() is None:
+            signal_job(job, signal.SIGKILL)
+    assert job.returncode == 143, err
+    assert "stopped by SIGTERM at step" in one_error_line(err)
+    stopped = torch.load(trial / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    code, err = cli(capsys, *argv)
+    assert code == 0, err
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{out / 'study.db'}")
+    states = [t.state.name for t in study.trials]
+    assert states == ["FAIL", "COMPLETE"], states
+    assert study.trials[1].user_attrs["run_dir"] == str(trial)  # the same run, continued
+    assert study.trials[1].params == study.trials[0].params
+    rows = read_metrics(trial / "metrics.csv")
+    assert [r["epoch"] for r in rows] == [0, 1, 2] and rows[-1]["step"] > stopped

@@ -36,3 +36,8 @@ def test_lora_trains_adapters_and_exports_merged_weights(tmp_path: Path):
     assert not any(k.startswith("vjepa2.") and ".mlp." in k for k in changed)
     run = load_run(tmp_path / "run")  # plain model, no PEFT needed
     assert run.model(torch.randn(1, 3, 8, 64, 64)).shape == (1, 2)
+    from motionfit.models.weights import read_class_names
+
+    weights_file = tmp_path / "run" / "model.safetensors"
+    (tmp_path / "run" / "labels.txt").rename(tmp_path / "labels.moved")  # only the metadata left
+    assert read_class_names(weights_file) == tuple(run.labels.names)  # merge kept the names

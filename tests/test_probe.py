@@ -15,15 +15,16 @@ from motionfit.config import load_config
 from motionfit.errors import ConfigError
 from motionfit.features.cache import FeatureCache
 from motionfit.features.extract import extract_features, features_config
-from motionfit.features.probe import train_probe
+from motionfit.features.probe import BATCH_AUGMENTS, train_probe
 from motionfit.run import load_run
 from motionfit.train.fit import train
 
+# the recipe's MixUp/CutMix and debiasing augmentations stay on: the probe turns them off
 SETTINGS = [
-    "model.head=linear", "model.dropout=0", "model.drop_path=0", "augment.mixup_alpha=0",
-    "augment.cutmix_alpha=0", "data.num_workers=0", "train.batch_size=2", "train.epochs=2",
-    "eval.val_clips=2", "eval.batch_size=4", "train.clean_train_videos=0", "optim.lr=0.01",
-    "output.plots=false", "output.tensorboard=false", "schedule.warmup_epochs=0",
+    "model.head=linear", "model.dropout=0", "model.drop_path=0", "data.num_workers=0",
+    "train.batch_size=2", "train.epochs=2", "eval.val_clips=2", "eval.batch_size=4",
+    "train.clean_train_videos=0", "optim.lr=0.01", "output.plots=false",
+    "output.tensorboard=false", "schedule.warmup_epochs=0", "augment.still_mix=0.5",
 ]  # fmt: skip
 
 
@@ -45,13 +46,17 @@ def _val_metrics(run: Path) -> list[tuple[float, float]]:
         return [(float(r["val_loss"]), float(r["val_top1"])) for r in csv.DictReader(handle)]
 
 
-def test_cached_probe_matches_probe_trained_on_the_fly(videos: Path, cache_dir: Path, tmp_path):
+def test_cached_probe_matches_probe_trained_on_the_fly(
+    videos: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     cached = train_probe(cache_dir, tmp_path / "probe", progress=False)
-    config = load_config("demo", [
-        "model.name=vjepa2_tiny", "sampling.num_frames=8", "augment.crop_size=64",
-        f"data.source={videos}", "data.val=null", "model.freeze=backbone", *SETTINGS,
-        "augment.mean=[0.485, 0.456, 0.406]", "augment.std=[0.229, 0.224, 0.225]",
-    ])  # fmt: skip
+    note = capsys.readouterr().err
+    assert "note: the probe trains on cached tokens: turned off augment.mixup_alpha, " in note
+    assert "augment.still_mix" in note
+    # the probe's config.yaml says what it trained with: training on the fly with it matches
+    config = load_config(tmp_path / "probe" / "config.yaml")
+    assert not any(getattr(config.augment, key) for key in BATCH_AUGMENTS)
+    assert config.model.freeze == "backbone" and config.data.source == str(videos)
     live = train(config, tmp_path / "live", progress=False)
     assert cached.steps == live.steps > 0
     expected, got = _val_metrics(tmp_path / "live"), _val_metrics(tmp_path / "probe")
@@ -79,8 +84,9 @@ def test_cli_features_then_probe_run_evaluates_and_exports(videos: Path, tmp_pat
 def test_probe_refuses_overrides_of_what_the_tokens_depend_on(cache_dir: Path, tmp_path):
     with pytest.raises(ConfigError, match="augment"):
         train_probe(cache_dir, tmp_path / "run", ["augment.hflip=0"], progress=False)
-    with pytest.raises(ConfigError, match=r"--set augment\.mixup_alpha=0"):
+    with pytest.raises(ConfigError, match=r"'augment\.mixup_alpha': a probe trains on cached"):
         train_probe(cache_dir, tmp_path / "run", ["augment.mixup_alpha=0.8"], progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_interrupted_extraction_resumes(videos: Path, cache_dir: Path, tmp_path):
@@ -125,3 +131,37 @@ def test_recommend_proposes_probe_lora_or_full_fine_tuning():
     assert "model.lora=" in lora.alternative_commands[0]
     full = recommend(20_000, 16, 40.0, "accuracy", cards=zoo, classes=10)
     assert (full.adaptation, full.alternative_commands) == ("full", ())
+
+
+def test_unreadable_videos_are_left_out_and_listed_never_replaced(videos: Path, tmp_path: Path):
+    # issue 22, 6: an unreadable validation video was cached as another video's tokens, and
+    # the probe scored it
+    from motionfit.features.probe import FeatureDataset
+
+    data = tmp_path / "data"
+    for video in sorted(videos.glob("*/*.mp4")):
+        (data / video.parent.name).mkdir(parents=True, exist_ok=True)
+        (data / video.parent.name / video.name).write_bytes(video.read_bytes())
+    classes = sorted(p.name for p in data.iterdir())
+    broken_train = data / classes[0] / "zz_broken.mp4"
+    broken_train.write_bytes(b"not a video\n" * 50)
+    val = tmp_path / "val.txt"
+    picks = [sorted((data / name).glob("*.mp4"))[0] for name in classes]
+    broken_val = tmp_path / "broken_val.mp4"
+    broken_val.write_bytes(b"")
+    lines = [f"{p} {p.parent.name}\n" for p in picks] + [f"{broken_val} {classes[1]}\n"]
+    val.write_text("".join(lines))
+    overrides = [*SETTINGS, "data.max_bad_fraction=0.5"]
+    config, weights = features_config("vjepa2_tiny", str(data), str(val), overrides)
+    cache = extract_features(config, weights, tmp_path / "cache", train_views=2)
+    left = {path for path, _ in cache.left_out.values()}
+    assert left == {str(broken_train), str(broken_val)}
+    listed = (tmp_path / "cache" / "bad_files.tsv").read_text()
+    assert str(broken_train) in listed and str(broken_val) in listed
+    val_rows = cache.split_rows("val")
+    assert len(val_rows) == len(picks)  # the unreadable one is not scored
+    assert len(FeatureDataset(cache, "val", train=False)) == len(picks)
+    used = [row for rows in (*val_rows, *cache.split_rows("train")) for row in rows]
+    tokens = np.asarray(cache.tokens[used], dtype=np.float32).reshape(len(used), -1)
+    assert len(np.unique(tokens, axis=0)) == len(used)  # no video's tokens stand in for another
+    assert cache.check_complete() is None

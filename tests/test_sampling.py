@@ -151,10 +151,15 @@ def test_uniform_clips_evenly_spaced_and_covering(n, t, stride, k, mode):
         return
     starts = [c.start for c in clips]
     assert all(set(_steps(c).tolist()) <= {stride} for c in clips)
+    free = n - span
     if k == 1:
-        assert starts[0] == (n - span) // 2
+        assert starts[0] == free // 2
         return
-    assert starts[0] == 0 and clips[-1].indices[-1] == n - 1  # covers first and last frame
+    # the centres of k equal segments: symmetric about the middle, never pinned to the ends
+    assert starts == [int(free * (j + 0.5) / k) for j in range(k)]
+    assert abs(starts[0] - (free - starts[-1])) <= 1
+    if free >= 2 * k:
+        assert starts[0] > 0 and clips[-1].indices[-1] < n - 1  # off the still lead-in / tail
     gaps = np.diff(starts)
     assert gaps.max() - gaps.min() <= 1  # evenly spaced up to rounding
 
@@ -191,7 +196,7 @@ def test_frame_strides_from_seconds():
 def test_eval_sampler_modes():
     cfg = SamplingConfig(num_frames=4, stride=2)
     uniform = EvalSampler.from_config(cfg, num_clips=3)(50, 25.0)
-    assert [c.start for c in uniform] == [0, 22, 43]
+    assert [c.start for c in uniform] == [7, 21, 35]  # centres of 3 segments of the 43 free
     segments = EvalSampler.from_config(cfg, mode="segments")(40, 25.0)
     assert segments == [segment_clip(40, num_frames=4)]
 

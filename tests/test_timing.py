@@ -81,3 +81,21 @@ def test_advice_names_the_three_remedies() -> None:
     line = advice(0.42, 2)
     assert line.startswith("training waited for data 42%") and "\n" not in line
     assert "data.num_workers (now 2)" in line and "augment.short_side" in line
+
+
+def test_a_run_resumed_mid_epoch_starts_its_clock_at_the_start_of_training() -> None:
+    # issue 22, 10: Lightning calls no on_train_epoch_start for the epoch a resumed run
+    # continues, and the wait was counted from 0 (99.8% waiting, and the advice line)
+    timer = DataWaitTimer()
+    time.sleep(0.2)  # the process started a while before training (imports, data, model)
+    timer.on_train_start(None, None)  # type: ignore[arg-type]
+    for _ in range(3):
+        timer.on_train_batch_start(None, None, None, 0)  # type: ignore[arg-type]
+        time.sleep(0.02)  # computing
+        timer.on_train_batch_end(None, _Logged(), None, None, 0)  # type: ignore[arg-type]
+    assert timer.share() < 0.5, timer.share()
+
+
+class _Logged:
+    def log(self, *args: object, **kwargs: object) -> None:
+        pass

@@ -188,26 +188,40 @@ def _train_args(videos, out, extra=()):
     return args
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120, poll: float = 0.05) -> None:
     deadline = time.time() + timeout
     while not path.exists():
         assert proc.poll() is None, proc.stdout.read()
         assert time.time() < deadline, "timed out"
-        time.sleep(0.05)
+        time.sleep(poll)
 
 
-def test_resume_after_sigkill_ends_like_an_uninterrupted_run(videos, tmp_path):
-    straight = _run_cli(_train_args(videos, tmp_path / "straight"))
+# the recipe's own loader settings (one worker process), no step checkpoints: the only
+# checkpoint is the epoch-end one, and the kill lands right after it
+DEFAULTS = ["data.num_workers=1", "train.checkpoint_every_n_steps=0"]
+
+
+@pytest.mark.parametrize("when", ["mid-epoch", "after-epoch-end-checkpoint"])
+def test_resume_after_sigkill_ends_like_an_uninterrupted_run(videos, tmp_path, when):
+    extra = DEFAULTS if when == "after-epoch-end-checkpoint" else []
+    straight = _run_cli(_train_args(videos, tmp_path / "straight", extra))
     killed_dir = tmp_path / "killed"
-    killed = _run_cli(_train_args(videos, killed_dir))
-    # kill hard mid-epoch, some time after the first step checkpoint exists
-    _wait_for(killed_dir / "checkpoints/last.ckpt", killed)
-    time.sleep(1.0)
+    killed = _run_cli(_train_args(videos, killed_dir, extra))
+    # kill hard some time after the first step checkpoint exists, or as soon as the first
+    # epoch-end checkpoint is there (before it, resuming 3 epochs drew epoch 1 in epoch 0's order)
+    _wait_for(killed_dir / "checkpoints/last.ckpt", killed, poll=0.01)
+    if when == "mid-epoch":
+        time.sleep(1.0)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert straight.wait() == 0, straight.stdout.read()
     state = torch.load(killed_dir / "checkpoints/last.ckpt", weights_only=True)
     assert state["global_step"] < 12, "the kill came too late to test a mid-run resume"
+    if when == "after-epoch-end-checkpoint":
+        epochs, rest = divmod(state["global_step"], 4)  # 16 training videos, batches of 4
+        assert rest == 0, "not an epoch-end checkpoint"
+        loader = state["loops"]["fit_loop"]["state_dict"]["combined_loader"]
+        assert loader == [{"epoch": epochs, "batches_done": 0}]  # was (epochs - 1, 4)
     resumed = _run_cli(["train", "--resume", str(killed_dir), "--quiet"])
     assert resumed.wait() == 0, resumed.stdout.read()
 
@@ -285,6 +299,9 @@ DDP_ARGS = [
     "model.dropout=0",
     "model.drop_path=0",
     "augment.mix_prob=0",
+    # batch augmentations draw partners from each process's own batch: off, like mixing
+    "augment.still_mix=0",
+    "augment.foreground_paste=0",
     "train.epochs=2",
     "train.deterministic=true",
     "train.accelerator=cpu",

@@ -349,22 +349,23 @@ def test_fit_temperature_recovers_overconfidence() -> None:
 
 
 def test_calibrate_then_predict_with_min_confidence(
-    any_names_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from motionfit.calibration import apply_temperature
 
-    run = make_run(tmp_path / "run", any_names_data, train_steps=6)
-    clips = sorted(str(p) for p in any_names_data.glob("*/*.mp4"))[:3]
+    data = make_videos(tmp_path / "data", classes=3, per_class=7)  # calibration needs 20+
+    run = make_run(tmp_path / "run", data, train_steps=6)
+    clips = sorted(str(p) for p in data.glob("*/*.mp4"))[:3]
 
     def predict(*extra: str) -> list[dict]:
         assert run_cli(["predict", *clips[:1], "--run", str(run), "--json", *extra]) == 0
         return json.loads(capsys.readouterr().out)["predictions"]
 
     raw = predict("--top-k", "3")[0]
-    assert run_cli(["calibrate", str(run), "--data", str(any_names_data)]) == 0
+    assert run_cli(["calibrate", str(run), "--data", str(data)]) == 0
     assert "temperature" in capsys.readouterr().out
     stored = json.loads((run / "calibration.json").read_text())
-    assert stored["videos"] == 12 and stored["after"]["nll"] <= stored["before"]["nll"]
+    assert stored["videos"] == 21 and stored["after"]["nll"] <= stored["before"]["nll"]
 
     calibrated = predict("--top-k", "3")[0]
     raw_probs = torch.tensor([[s["probability"] for s in raw["top_k"]]])

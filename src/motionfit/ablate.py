@@ -30,7 +30,8 @@ test videos.
 ``OUT`` receives ``runs/VARIANT/seedS/`` (run directories), ``ablation_runs.csv`` (one row per
 run), ``ablation.csv`` (mean and sample standard deviation per variant) and ``ablation.png``.
 A run already finished with the same config is reused and an unfinished one resumed, so the
-command continues where an interrupted one stopped.
+command continues where an interrupted one stopped. SIGTERM or SIGINT stops a run at its next
+step (with ``last.ckpt``) or the ablation after the current run's evaluation; exit 143 or 130.
 """
 
 from __future__ import annotations
@@ -52,10 +53,11 @@ from motionfit.atomic import atomic_write_bytes, atomic_write_text
 from motionfit.config import Config, apply_override, load_config, validate_config
 from motionfit.errors import ConfigError, RunError
 from motionfit.evaluation import eval_dir
-from motionfit.evaluation.evaluate import METRICS_JSON
+from motionfit.evaluation.evaluate import METRICS_JSON, VAL_EVAL_DIR
 from motionfit.evaluation.plots import png_bytes
 from motionfit.report import summarize_run
 from motionfit.run import RunPaths
+from motionfit.stopping import StopRequest
 
 NO_DEBIAS = ("augment.static_blend=0", "augment.still_mix=0", "augment.foreground_paste=0")
 NO_REGULARIZATION = ("train.label_smoothing=0", "augment.mix_prob=0", *NO_DEBIAS)
@@ -113,7 +115,6 @@ METRIC_TITLES = {
     "test_shuffled_agree": "test shuffled agreement",
     "test_reversed_agree": "test reversed agreement",
 }
-VAL_EVAL_DIR = "eval_val"
 SHIFT_EVAL_DIR = "eval_shift"
 TABLE = "ablation.csv"
 RUNS_TABLE = "ablation_runs.csv"
@@ -258,13 +259,18 @@ def run_ablation(
         for k in range(seeds)
     ]
     runs: dict[str, list[RunScores]] = {variant.name: [] for variant in variants}
-    for variant, seed, config in plan:
-        run_dir = out / "runs" / variant.name / f"seed{seed}"
-        _train_or_reuse(config, run_dir, progress, shift_test)
-        scores = run_scores(run_dir, variant.name, seed)
-        runs[variant.name].append(scores)
-        if on_run is not None:
-            on_run(scores)
+    signals = StopRequest()  # between runs and during their evaluations; a run catches its own
+    with signals.installed():
+        for number, (variant, seed, config) in enumerate(plan, start=1):
+            run_dir = out / "runs" / variant.name / f"seed{seed}"
+            _train_or_reuse(config, run_dir, progress, shift_test)
+            scores = run_scores(run_dir, variant.name, seed)
+            runs[variant.name].append(scores)
+            if on_run is not None:
+                on_run(scores)
+            signals.raise_if_pending(
+                f"after {number} of {len(plan)} runs; run the same command again to continue"
+            )
     summaries = [VariantSummary(name, found) for name, found in runs.items()]
     return AblationResult(
         variants=summaries,

@@ -1,7 +1,8 @@
 """Atomic file writes: a kill leaves the old file or the new one, never a partial one.
 
-A write goes through ``.NAME.<pid>.tmp`` beside its target; a process killed mid-write leaves
-that file behind, and :func:`remove_stale_temp_files` clears it on the next start.
+A write goes through ``.NAME.motionfit-<pid>.tmp`` beside its target; a process killed
+mid-write leaves that file behind, and :func:`remove_stale_temp_files` clears it on the next
+start. The ``motionfit-`` marker keeps a user's own ``.NAME.<digits>.tmp`` files out of reach.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import os
 import re
 from pathlib import Path
 
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
+TEMP_MARKER = "motionfit-"
+_TEMP_NAME = re.compile(rf"^\.(?P<name>.+)\.{TEMP_MARKER}(?P<pid>\d+)\.tmp$")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -35,14 +37,20 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def temp_path(path: str | Path) -> Path:
-    """The temporary file this process writes ``path`` through: ``.NAME.<pid>.tmp``."""
+    """The temporary file this process writes ``path`` through: ``.NAME.motionfit-<pid>.tmp``."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    return path.with_name(f".{path.name}.{TEMP_MARKER}{os.getpid()}.tmp")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for the name of a temporary file motionfit writes (see :func:`temp_path`)."""
+    return _TEMP_NAME.match(name) is not None
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
-    """Delete the ``.NAME.<pid>.tmp`` files under ``folder`` (recursively) whose writer is no
-    longer running; returns them. Symlinks are neither followed nor removed."""
+    """Delete motionfit's ``.NAME.motionfit-<pid>.tmp`` files under ``folder`` (recursively)
+    whose writer is no longer running; returns them. Other files (a user's ``.notes.12.tmp``)
+    are kept; symlinks are neither followed nor removed."""
     removed: list[Path] = []
     root = Path(folder)
     if not root.is_dir():

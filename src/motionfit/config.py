@@ -282,7 +282,8 @@ class AugmentConfig(_Section):
         ge=0.0,
         le=1.0,
         description="Probability a training clip gets a still frame of another training video "
-        "blended into every frame (StillMix, Li et al. ICCV 2023); label unchanged.",
+        "blended into every frame (StillMix, Li et al. ICCV 2023); label unchanged. Unset = "
+        "0.5 for models that see appearance, 0 for the motion-only CNNs.",
     )
     still_mix_strength: tuple[float, float] = Field(
         default=(0.3, 0.6),
@@ -293,7 +294,8 @@ class AugmentConfig(_Section):
         ge=0.0,
         le=1.0,
         description="Probability a training clip's moving region (from frame differences) is "
-        "pasted onto another training video's frame (FAME, Ding et al. CVPR 2022).",
+        "pasted onto another training video's frame (FAME, Ding et al. CVPR 2022). Unset = "
+        "0.5 for models that see appearance, 0 for the motion-only CNNs.",
     )
     foreground_paste_strength: tuple[float, float] = Field(
         default=(0.3, 0.5),
@@ -558,8 +560,14 @@ class TrainConfig(_Section):
 class EvalConfig(_Section):
     """Validation during training and multi-view testing."""
 
-    val_clips: int = Field(
-        default=1, ge=1, description="Uniform clips per video during validation."
+    val_clips: int | None = Field(
+        default=None,
+        ge=1,
+        description="Uniform clips per video during validation; unset = eval.clips, so the "
+        "validation score that picks the best checkpoint is the one evaluate gives.",
+    )
+    val_crops: Literal[1, 3] | None = Field(
+        default=None, description="Spatial crops per clip during validation; unset = eval.crops."
     )
     clips: int = Field(default=4, ge=1, description="Uniform clips per video at test time.")
     crops: Literal[1, 3] = Field(default=1, description="Spatial crops per clip at test time.")
@@ -572,6 +580,16 @@ class EvalConfig(_Section):
         description="Also score frozen, shuffled and reversed versions of every test view "
         "(motion-reliance diagnostics; see `motionfit evaluate --diagnose`).",
     )
+
+    def validation_views(self) -> tuple[int, int]:
+        """``(clips, crops)`` per video during validation: ``val_clips``/``val_crops``, each
+        unset taking the test-time ``clips``/``crops``."""
+        return self.val_clips or self.clips, self.val_crops or self.crops
+
+    def validation_is_cheaper(self) -> bool:
+        """True when validation scores fewer views than ``evaluate`` (the best checkpoint is
+        then also scored the evaluate way at the end of training)."""
+        return self.validation_views() != (self.clips, self.crops)
 
 
 class OutputConfig(_Section):
@@ -637,7 +655,8 @@ class Config(BaseModel):
 
     @model_validator(mode="after")
     def _model_inputs(self) -> Config:
-        """Unset ``augment.mean``/``augment.std`` take the model's own input spec."""
+        """Unset ``augment.mean``/``augment.std`` take the model's own input spec, unset
+        ``augment.still_mix``/``augment.foreground_paste`` the model's debiasing default."""
         from motionfit.models.data_config import resolve_data_config
 
         return resolve_data_config(self)

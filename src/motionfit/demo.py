@@ -15,7 +15,7 @@ from typing import TypedDict
 from motionfit.config import load_config
 from motionfit.data.synthetic import OUTPUT_KIND, check_synth_dir, make_dataset
 from motionfit.errors import OutputError
-from motionfit.output_dir import claim_output_dir
+from motionfit.output_dir import claim_output_dir, releases_output_locks
 from motionfit.run import RunPaths, check_run_dir
 
 
@@ -71,6 +71,7 @@ def demo_data(root: Path | None = None) -> tuple[Path, Path]:
     return sets["train"], sets["test"]
 
 
+@releases_output_locks  # the output's lock ends with the call
 def run_demo(
     out: str | Path,
     data_root: Path | None = None,

@@ -61,3 +61,10 @@ class RunError(MotionfitError):
 
 class OutputError(RunError):
     """An output path that would overwrite files motionfit did not write, or its own input."""
+
+
+def without_path(message: str, path: object) -> str:
+    """``message`` (one line) without a leading ``PATH: `` naming ``path``: a line that names
+    the path itself then names it once."""
+    text = " ".join(str(message).split())
+    return text.removeprefix(f"{path}: ")

@@ -58,8 +58,9 @@ class ExportResult:
 
 SAMPLING_NOTES = {
     "uniform": (
-        "clips spaced uniformly: the first starts at frame 0, the last ends at the last frame "
-        "(one clip = the centre clip); num_frames frames every frame_stride frames "
+        "clip k of K starts at frame floor(free * (k + 0.5) / K), free = video frames - "
+        "clip span (the centres of K equal parts; one clip = the centre clip); num_frames "
+        "frames every frame_stride frames "
         "(stride_seconds, when set, gives frame_stride = round(stride_seconds * fps)); a video "
         "shorter than a clip is looped (short_video=loop) or padded with its last frame (pad)"
     ),

@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 
 from motionfit import __version__
+from motionfit.atomic import atomic_write_text
 from motionfit.config import Config, load_config
 from motionfit.data.records import read_records
 from motionfit.evaluation import align_labels, eval_dir, evaluate_run
@@ -126,9 +127,13 @@ def build_report(
     evaluated on that data (``clips``/``crops``/``num_workers`` as in ``evaluate_run``)."""
     names = _unique_names([Path(d) for d in run_dirs])
     if test is not None:
+        from motionfit.resources import check_eval_memory
+
         records, labels = read_records(test)
-        for run_dir in run_dirs:
-            run = load_run(run_dir)
+        loaded = [load_run(run_dir) for run_dir in run_dirs]
+        for run in loaded:  # every run is checked before the first is scored
+            check_eval_memory(run.config, clips, crops)
+        for run in loaded:
             evaluate_run(
                 run,
                 align_labels(records, labels, run.labels, test),
@@ -138,10 +143,7 @@ def build_report(
                 data_name=test,
             )
     runs = [summarize_run(d, n) for d, n in zip(run_dirs, names, strict=True)]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(runs), encoding="utf-8")
-    return out
+    return atomic_write_text(out, render_html(runs))
 
 
 def render_html(runs: Sequence[RunSummary]) -> str:

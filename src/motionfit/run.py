@@ -39,7 +39,12 @@ import torch
 from motionfit.config import Config, load_config
 from motionfit.data.records import LabelMap
 from motionfit.errors import RunError
-from motionfit.output_dir import check_output_dir, claim_output_dir
+from motionfit.output_dir import (
+    LOCK_FILE,
+    check_output_dir,
+    claim_output_dir,
+    lock_output_dir,
+)
 
 CONFIG_FILE = "config.yaml"
 LABELS_FILE = "labels.txt"
@@ -126,9 +131,10 @@ class RunStart(NamedTuple):
 
 
 def data_inputs(config: Config) -> list[str | None]:
-    """The paths a run reads (its output must neither hold them nor lie inside them)."""
+    """The paths a run reads (its output must neither hold them nor lie inside them): the data
+    and a local file or folder of pretrained weights (a hub id is no path and is skipped)."""
     data = config.data
-    return [data.source, data.val, data.test, data.labels, data.video_root]
+    return [data.source, data.val, data.test, data.labels, data.video_root, config.model.pretrained]
 
 
 def check_run_dir(
@@ -139,12 +145,17 @@ def check_run_dir(
     force: bool = False,
     inputs: Iterable[str | Path | None] = (),
 ) -> RunStart:
-    """Check that a ``kind`` run (``train``, ``pretrain``) may be written to ``run``; writes
-    nothing. ``resume`` of a run that never started starts it afresh with its own config.
-    Raises :class:`RunError` (or its :class:`~motionfit.errors.OutputError`) otherwise."""
+    """Check that a ``kind`` run (``train``, ``pretrain``) may be written to ``run`` and take
+    its lock (see :func:`~motionfit.output_dir.lock_output_dir`); writes nothing else.
+    ``resume`` of a run that never started starts it afresh with its own config. Raises
+    :class:`RunError` (or its :class:`~motionfit.errors.OutputError`) otherwise, also while
+    another process writes ``run``."""
     if resume:
+        if run.root.exists() and not run.root.is_dir():
+            raise RunError(f"--resume {run.root} is a file; --resume takes a run directory")
         if not run.config.is_file():
             raise RunError(f"{run.root}: nothing to resume (no {run.config.name})")
+        lock_output_dir(run.root, option="--resume")  # one writer: refused while another runs
         if run.last_checkpoint.is_file():
             return RunStart(resume=True, retry=False)
         if run.started():
@@ -152,6 +163,8 @@ def check_run_dir(
         return RunStart(resume=False, retry=True)
     if _is_launched_child():
         return RunStart(resume=False, retry=False)  # rank 0 has checked and claimed the folder
+    if (run.root / LOCK_FILE).is_file():
+        lock_output_dir(run.root)  # a run in progress elsewhere is refused before anything else
     if run.config.is_file() and run.started():
         raise RunError(
             f"{run.root} already holds a run; continue it with --resume or choose another --out"
@@ -252,14 +265,20 @@ def load_run(run_or_checkpoint: str | Path) -> LoadedRun:
     """Load the config, labels and trained model of a run directory (or of one of its
     checkpoints); the model is in eval mode on the CPU."""
     from motionfit.models.build import build_model_from_config
-    from motionfit.models.weights import load_classifier_weights, read_state_dict
+    from motionfit.models.weights import (
+        load_classifier_weights,
+        read_class_names,
+        read_state_dict,
+    )
 
     paths, weights = resolve_run(run_or_checkpoint)
     config = load_config(paths.config)
     labels = LabelMap.load(paths.labels)
-    model = build_model_from_config(config, len(labels), drop_path=0.0)
+    model = build_model_from_config(config, len(labels), drop_path=0.0, class_names=labels.names)
     state = read_state_dict(weights)
-    report = load_classifier_weights(model, state, str(weights), lambda key: key)
+    report = load_classifier_weights(
+        model, state, str(weights), lambda key: key, source_classes=read_class_names(weights)
+    )
     if report.missing or report.new_head:
         raise RunError(f"{weights}: does not match the run's model ({report.summary()})")
     model.eval()

@@ -7,7 +7,7 @@ import yaml
 from pydantic import BaseModel
 from rich.table import Table
 
-from motionfit.cli.common import SET_OPTION, console
+from motionfit.cli.common import SET_OPTION, check_config_file, console
 from motionfit.config import Config, list_recipes, load_config
 
 config_app = typer.Typer(help="List, show and validate experiment configs.", no_args_is_help=True)
@@ -31,17 +31,19 @@ def config_show(
     ),
 ) -> None:
     """Print the fully resolved YAML of a recipe or file, with overrides applied."""
+    check_config_file(name, "config show")
     config = load_config(name, overrides)
     text = described_yaml(config) if describe else config.to_yaml()
-    typer.echo(_note_normalization(text, config), nl=False)
+    typer.echo(_note_model_values(text, config), nl=False)
 
 
-def _note_normalization(text: str, config: Config) -> str:
-    """``text`` with a comment on ``augment.mean``/``augment.std`` saying where they come from
-    (the model's own input spec, or the config)."""
-    from motionfit.models.data_config import normalization_notes
+def _note_model_values(text: str, config: Config) -> str:
+    """``text`` with a comment on each model-dependent ``augment`` key (``mean``, ``std``,
+    ``still_mix``, ``foreground_paste``) saying where its value comes from (the model, or the
+    config)."""
+    from motionfit.models.data_config import model_value_notes
 
-    notes = normalization_notes(config)
+    notes = model_value_notes(config)
     lines = text.splitlines()
     section = ""
     for i, line in enumerate(lines):
@@ -88,6 +90,7 @@ def _first_line(doc: str | None) -> str:
 @config_app.command("validate")
 def config_validate(path: str = typer.Argument(..., help="YAML config file.")) -> None:
     """Check a config file; exit 2 with the offending key if it is invalid."""
+    check_config_file(path, "config validate")
     load_config(path)
     typer.echo(f"{path}: ok")
 

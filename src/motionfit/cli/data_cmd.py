@@ -7,7 +7,14 @@ from typing import Any
 
 import typer
 
-from motionfit.cli.common import CONFIG_OPTION, FORCE_OPTION, QUIET_OPTION, SET_OPTION, console
+from motionfit.cli.common import (
+    CONFIG_OPTION,
+    FORCE_OPTION,
+    QUIET_OPTION,
+    SET_OPTION,
+    check_config_file,
+    console,
+)
 from motionfit.errors import DataError
 
 data_app = typer.Typer(
@@ -110,9 +117,11 @@ def inspect(
     """Videos and duration per class, frame-rate and resolution spread, unreadable files."""
     import json
 
+    from rich.markup import escape
     from rich.table import Table
 
     from motionfit.data.inspect import inspect_dataset
+    from motionfit.errors import without_path
 
     summary = inspect_dataset(source, format=fmt, video_root=video_root)
     if as_json:
@@ -144,7 +153,8 @@ def inspect(
         sizes = ", ".join(f"{k} ({v})" for k, v in list(summary.resolutions.items())[:6])
         console.print(f"resolutions: {sizes}")
     for bad in summary.unreadable:
-        console.print(f"[red]unreadable[/red] {bad['video']}: {bad['reason']}")
+        reason = without_path(bad["reason"], bad["video"])
+        console.print(f"[red]unreadable[/red] {escape(bad['video'])}: {escape(reason)}")
 
 
 @data_app.command("preview")
@@ -164,6 +174,7 @@ def preview(
     from motionfit.output_dir import check_output_file
 
     check_output_file(out, force=force, inputs=[source])
+    check_config_file(config)
     cfg = load_config(config, overrides)
     video = pick_video(source, index, cfg.data.format)
     partner = pick_partner(source, index, cfg.data.format)
@@ -182,20 +193,35 @@ def prepare(
         True, "--fast-decode/--no-fast-decode", help="x264 tune=fastdecode (~1.5x cheaper clips)."
     ),
     fps: float | None = typer.Option(None, "--fps", help="Constant frame rate (default: keep)."),
-    workers: int = typer.Option(0, "--workers", help="Parallel processes (0 = one per CPU)."),
+    workers: int = typer.Option(
+        0, "--workers", min=0, help="Parallel processes (0 = one per CPU)."
+    ),
     fmt: str = typer.Option("auto", "--format", help="Dataset format (see data.format)."),
     video_root: Path | None = typer.Option(None, "--video-root", help="Root of relative paths."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Write into an OUT that holds other files, or prepare an OUT made with other "
+        "settings again (never over the source).",
+    ),
 ) -> None:
     """Transcode a dataset once into a fast-to-train copy (h264, short GOP, small, no audio).
 
-    Resumable: run the same command again after an interruption."""
+    OUT must be new, empty or an earlier `data prepare` output. Resumable: run the same command
+    again after an interruption (other settings need --force)."""
     from motionfit.data.prepare import PrepareSettings, prepare_dataset
 
     settings = PrepareSettings(
         short_side=short_side, gop=gop, crf=crf, fps=fps, fast_decode=fast_decode
     )
     result = prepare_dataset(
-        source, out, settings, format=fmt, video_root=video_root, workers=workers or None
+        source,
+        out,
+        settings,
+        format=fmt,
+        video_root=video_root,
+        workers=workers or None,
+        force=force,
     )
     console.print(
         f"prepared {result.prepared} videos, kept {result.reused} from an earlier run, "

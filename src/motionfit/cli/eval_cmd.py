@@ -62,14 +62,17 @@ def evaluate(
     Classes are matched to the run's by name."""
     from motionfit.data.records import read_records
     from motionfit.evaluation import align_labels, eval_dir, evaluate_run
+    from motionfit.resources import check_eval_memory
     from motionfit.run import load_run
 
     _check_views(clips, crops)
     run = load_run(target)
+    check_eval_memory(run.config, clips, crops, batch_size)
     if out is not None and out.resolve() == eval_dir(run.paths).resolve():
         out = None  # the default, RUN_DIR/eval, belongs to the run
     if out is not None:
-        check_output_dir(out, "evaluate", force=force, inputs=[data, video_root])
+        inputs = [data, video_root, run.paths.root]
+        check_output_dir(out, "evaluate", force=force, inputs=inputs)
     records, labels = read_records(data, data_format, video_root)
     records = align_labels(records, labels, run.labels, data)
     out_dir = claim_output_dir(out, "evaluate") if out is not None else eval_dir(run.paths)
@@ -132,7 +135,7 @@ def report(
     from motionfit.report import build_report
 
     _check_views(clips, crops)
-    check_output_file(out, force=force)
+    check_output_file(out, force=force, inputs=[*runs, test])
     path = build_report(runs, out, test=test, clips=clips, crops=crops, num_workers=workers)
     console.print(f"wrote {path}")
 
@@ -167,6 +170,7 @@ def predict(
     --window, the top class of each window. Unreadable files are reported on stderr and the
     others go on (exit 0 if at least one video was read, else 2)."""
     from motionfit.predict import find_videos, predict_timeline, predict_videos, write_predictions
+    from motionfit.resources import check_eval_memory
     from motionfit.run import load_run
 
     _check_views(clips, crops)
@@ -175,9 +179,10 @@ def predict(
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise DataError(f"--out must end in .csv or .json, got {out.name}")
     if out is not None:
-        check_output_file(out, force=force)
+        check_output_file(out, force=force, inputs=[target, run_dir])
     videos = find_videos(target)
     run = load_run(run_dir)
+    check_eval_memory(run.config, clips, crops, 1)
     options: dict[str, Any] = {
         "top_k": top_k,
         "clips": clips,
@@ -229,7 +234,7 @@ def export(
     from motionfit.run import load_run
 
     for path in (out, sidecar_path(out)):
-        check_output_file(path, force=force)
+        check_output_file(path, force=force, inputs=[run_dir])
     result = export_run(load_run(run_dir), out, fmt.value)
     console.print(f"wrote {result.model_path} and {result.sidecar_path}")
     if result.max_abs_diff is None:
@@ -257,23 +262,29 @@ def calibrate(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Fit the temperature that makes the run's probabilities calibrated (0.8 = right 80% of
-    the time) on validation videos; writes RUN/calibration.json, which predict then uses."""
+    the time) on validation videos; writes RUN/calibration.json, which predict then uses.
+    Needs at least 20 videos and 3 wrong predictions among them."""
     from motionfit.calibration import calibrate_run, validation_source
     from motionfit.data.records import read_records
     from motionfit.evaluation import align_labels
+    from motionfit.resources import check_eval_memory
     from motionfit.run import load_run
 
     run = load_run(run_dir)
+    check_eval_memory(run.config)
     source = data or validation_source(run)
     records, labels = read_records(source, run.config.data.format, run.config.data.video_root)
     result = calibrate_run(run, align_labels(records, labels, run.labels, source), source, workers)
     before, after = result["before"], result["after"]
     console.print(
-        f"temperature {result['temperature']:.3f} on {result['videos']} videos: NLL "
+        f"temperature {result['temperature']:.3f} on {result['videos']} videos "
+        f"({result['errors']} wrong): NLL "
         f"{before['nll']:.3f} -> {after['nll']:.3f}, ECE {before['ece']:.3f} -> "
         f"{after['ece']:.3f}; wrote {run.paths.root / 'calibration.json'}",
         highlight=False,
     )
+    if result["bounded"]:
+        err_console.print(f"note: {result['note']}", markup=False, highlight=False)
 
 
 def _check_views(clips: int | None, crops: int | None) -> None:
@@ -283,7 +294,12 @@ def _check_views(clips: int | None, crops: int | None) -> None:
 
 
 def _report_unreadable(failed: list[tuple[str, str]]) -> None:
+    from motionfit.errors import without_path
+
     for video, reason in failed:
         err_console.print(
-            f"skipped unreadable video {video}: {reason}", markup=False, highlight=False
+            f"skipped unreadable video {video}: {without_path(reason, video)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import typer
 
-from motionfit.cli.common import SET_OPTION, VAL_OPTION, console, quiet_lightning
+from motionfit.cli.common import (
+    FORCE_OPTION,
+    SET_OPTION,
+    VAL_OPTION,
+    console,
+    err_console,
+    quiet_lightning,
+)
 
 
 def features(
@@ -21,19 +29,41 @@ def features(
     ),
     dtype: str = typer.Option("float16", "--dtype", help="Stored precision: float16 or float32."),
     overrides: list[str] | None = SET_OPTION,
+    force: bool = FORCE_OPTION,
 ) -> None:
     """Run the frozen backbone once over the data and cache its tokens (memory-mapped, with an
-    index; an interrupted run resumes). Then: motionfit train --features OUT --out RUN."""
+    index; an interrupted run resumes; unreadable videos are left out and listed in
+    OUT/bad_files.tsv). Then: motionfit train --features OUT --out RUN."""
     from motionfit.features.extract import extract_features, features_config
 
     quiet_lightning()
     config, weights = features_config(run_or_model, data, val, overrides)
-    cache = extract_features(config, weights, out, train_views=views, dtype=dtype, echo=True)
+    run = run_or_model if Path(run_or_model).is_dir() else None
+    cache = extract_features(
+        config,
+        weights,
+        out,
+        train_views=views,
+        dtype=dtype,
+        echo=True,
+        force=force,
+        inputs=[run],
+    )
+    if cache.left_out:
+        err_console.print(
+            f"left out {len(cache.left_out)} unreadable video(s), listed in "
+            f"{cache.root / 'bad_files.tsv'}",
+            markup=False,
+            highlight=False,
+        )
     size_mb = cache.tokens.nbytes / 2**20
     console.print(
         f"features: {len(cache.rows)} views x {cache.meta['tokens']} tokens x "
         f"{cache.meta['dim']} ({size_mb:.0f} MiB, {dtype}) in {cache.root}\n"
-        f"next: motionfit train --features {cache.root} --out RUN_DIR"
+        f"next: motionfit train --features {shlex.quote(str(cache.root))} --out RUN_DIR",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,  # a long path must not break the command into lines
     )
 
 

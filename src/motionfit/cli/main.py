@@ -26,11 +26,13 @@ from motionfit.cli import (
     eval_cmd,
     features_cmd,
     models_cmd,
+    plan_cmd,
     pretrain_cmd,
     sweep_cmd,
     train_cmd,
 )
 from motionfit.errors import MotionfitError
+from motionfit.output_dir import output_locks
 
 app = typer.Typer(
     name="motionfit",
@@ -41,6 +43,7 @@ app = typer.Typer(
 )
 
 USER_ERROR = 2
+SIGINT_EXIT = 130
 
 
 @dataclass
@@ -75,6 +78,7 @@ for _module in (
     config_cmd,
     data_cmd,
     models_cmd,
+    plan_cmd,
     train_cmd,
     features_cmd,
     pretrain_cmd,
@@ -107,12 +111,16 @@ def show_one_line_warning(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the process exit code (0 ok, 2 user error, 143 SIGTERM, 1 bug)."""
+    """Run the CLI; return the process exit code (0 ok, 2 user error, 143 SIGTERM and 130
+    SIGINT after a clean stop, 1 bug)."""
     _state.verbose = False
     _state.argv = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = show_one_line_warning
     try:
-        app(args=argv, standalone_mode=False)
+        with output_locks():  # an output folder's lock ends with the command
+            # typer turns Ctrl-C (KeyboardInterrupt) into a returned 130
+            if app(args=argv, standalone_mode=False) == SIGINT_EXIT:
+                raise KeyboardInterrupt
     except MotionfitError as exc:
         return _fail(str(exc), exc, exc.exit_code)
     except click_exc.NoArgsIsHelpError:
@@ -122,9 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"{exc.format_message()}{hint}", exc)
     except click_exc.ClickException as exc:
         return _fail(exc.format_message(), exc)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 130
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        return _fail("interrupted (SIGINT)", exc, SIGINT_EXIT)
     except typer.Exit as exc:
         return exc.exit_code
     return 0

@@ -93,7 +93,8 @@ def sweep(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = load_with_data(config, overrides, {"data.source": data, "data.val": val})
     space_spec = load_space(space)
-    claim_output(out, "sweep", cfg, force)
+    # several workers may share one sweep folder: no lock (each trial's run has its own)
+    claim_output(out, "sweep", cfg, force, inputs=[space], lock=False)
     result = run_sweep(
         cfg,
         space_spec,
@@ -150,7 +151,7 @@ def ablate(
     cfg = load_with_data(
         config, overrides, {"data.source": data, "data.val": val, "data.test": test}
     )
-    claim_output(out, "ablate", cfg, force)
+    claim_output(out, "ablate", cfg, force, inputs=[shift_test])
     result = run_ablation(
         cfg, chosen, out, seeds=seeds, progress=not quiet, on_run=_run_line, shift_test=shift_test
     )
@@ -194,14 +195,23 @@ def register(app: typer.Typer) -> None:
     app.command("ablate")(ablate)
 
 
-def claim_output(out: Path, kind: str, cfg: Config, force: bool) -> None:
+def claim_output(
+    out: Path,
+    kind: str,
+    cfg: Config,
+    force: bool,
+    inputs: list[str | None] | None = None,
+    lock: bool = True,
+) -> None:
     """Check that ``kind`` (``sweep``, ``ablate``) may write into ``out`` (new, empty, or its
-    own earlier output, which it continues; else only with ``--force``) and claim it."""
+    own earlier output, which it continues; else only with ``--force``; never inside or over
+    the data or ``inputs``) and claim it (with its lock, unless ``lock`` is False)."""
     from motionfit.output_dir import check_output_dir, claim_output_dir
     from motionfit.run import data_inputs
 
-    check_output_dir(out, kind, force=force, inputs=data_inputs(cfg))
-    claim_output_dir(out, kind)
+    every = [*data_inputs(cfg), *(inputs or [])]
+    check_output_dir(out, kind, force=force, inputs=every, lock=lock)
+    claim_output_dir(out, kind, lock=lock)
 
 
 def _import_optuna() -> ModuleType:

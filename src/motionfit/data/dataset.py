@@ -41,6 +41,7 @@ from motionfit.data.transforms import (
     stack_clips,
 )
 from motionfit.errors import ConfigError, DataError, VideoDecodeError
+from motionfit.stopping import ignore_stop_signals
 
 MAX_ATTEMPTS = 20  # draws of a replacement before giving up on an item
 
@@ -51,9 +52,12 @@ class BadVideoWarning(UserWarning):
 
 def worker_init_fn(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: one intra-op thread per worker (the workers are the
-    parallelism; more threads per worker oversubscribe the cores)."""
+    parallelism; more threads per worker oversubscribe the cores); SIGTERM and SIGINT sent to
+    the process group are left to the main process, which stops training at its next step and
+    then the workers, and a worker ends with the main process (:mod:`motionfit.stopping`)."""
     del worker_id
     torch.set_num_threads(1)
+    ignore_stop_signals()
 
 
 def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:

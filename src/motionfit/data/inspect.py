@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from motionfit.data.decode import VideoMeta, probe
-from motionfit.data.records import read_records
+from motionfit.data.records import VideoRecord, read_records
 from motionfit.errors import VideoDecodeError
 from motionfit.progress import track
 
@@ -49,9 +49,7 @@ def inspect_dataset(
 ) -> DatasetSummary:
     """Read ``source`` and probe every video (in threads; probing is I/O and demuxing)."""
     records, labels = read_records(source, format=format, video_root=video_root)
-    with ThreadPoolExecutor(workers) as pool:
-        probes = pool.map(_probe_or_reason, [r.path for r in records])
-        metas = list(track(probes, "probing videos", total=len(records)))
+    metas = probe_all(records, workers)
     per_class: dict[int, ClassSummary] = {}
     unreadable = []
     fps: list[float] = []
@@ -83,6 +81,14 @@ def inspect_dataset(
         frames=_spread(frames),
         unreadable=unreadable,
     )
+
+
+def probe_all(records: Sequence[VideoRecord], workers: int = 8) -> list[VideoMeta | str]:
+    """The :class:`VideoMeta` of every record's video, or the reason it cannot be read, in
+    order (probed in threads: probing is I/O and demuxing), with a progress bar."""
+    with ThreadPoolExecutor(workers) as pool:
+        probes = pool.map(_probe_or_reason, [r.path for r in records])
+        return list(track(probes, "probing videos", total=len(records)))
 
 
 def _probe_or_reason(path: Path) -> VideoMeta | str:

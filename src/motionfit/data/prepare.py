@@ -15,8 +15,14 @@ packet index, so training reads them instead of demuxing the file (:func:`use_ma
 
 Work is resumable: each copy is written to a hidden temporary file and renamed when complete,
 and ``OUT/.prepare/done.jsonl`` logs finished copies, so a killed run continues where it
-stopped. Unreadable inputs are skipped and listed in ``OUT/skipped.tsv``. Nothing is written
-outside ``OUT``.
+stopped. The settings are recorded (``OUT/.prepare/settings.json``) before the first copy, so
+a rerun with other settings is refused unless ``force`` (which then transcodes everything
+again). SIGTERM or SIGINT stops the work after the videos being transcoded are dropped
+(:class:`~motionfit.stopping.Interrupted`, exit 143 or 130); worker processes never outlive
+the command. Encoding is deterministic (x264's macroblock tree off), so preparing the same
+source twice gives the same pixels. Unreadable inputs are skipped and listed in
+``OUT/skipped.tsv``. ``OUT`` goes through the output guard of :mod:`motionfit.output_dir`
+(kind ``prepare``); nothing is written outside it.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 import os
 import re
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -40,13 +47,23 @@ from motionfit.data import _pyav
 from motionfit.data.decode import DEFAULT_IMAGE_FPS, remember_index, scaled_size
 from motionfit.data.frames import FrameFolder, read_frame_images, scan_frame_folder
 from motionfit.data.records import LABELS_FILE, LabelMap, VideoRecord, read_records
-from motionfit.errors import ConfigError, DataError, VideoDecodeError
+from motionfit.errors import ConfigError, DataError, OutputError, VideoDecodeError
+from motionfit.output_dir import (
+    MARKER_FILE,
+    check_output_dir,
+    claim_output_dir,
+    releases_output_locks,
+)
+from motionfit.stopping import StopRequest, ignore_stop_signals
 
 MANIFEST = "manifest.jsonl"
 """File name of the manifest in the prepared folder (one JSON object per video)."""
 SKIPPED = "skipped.tsv"
 """File name of the list of unreadable inputs (``source<TAB>reason``)."""
+OUTPUT_KIND = "prepare"  # the kind in the .motionfit marker of a prepared folder
 _STATE = ".prepare"  # hidden: read_records ignores it
+_SETTINGS = "settings.json"
+_DONE = "done.jsonl"
 _HMDB_SELECTOR = re.compile(r"(train|test)[1-3]?")
 
 
@@ -101,6 +118,7 @@ class _Job:
     relative: str
 
 
+@releases_output_locks  # the output's lock ends with the call
 def prepare_dataset(
     source: str | Path,
     out: str | Path,
@@ -110,31 +128,43 @@ def prepare_dataset(
     video_root: str | Path | None = None,
     workers: int | None = None,
     progress: bool | None = None,
+    force: bool = False,
 ) -> PrepareResult:
     """Transcode the dataset ``source`` into ``out`` (see the module docstring).
 
     ``workers`` processes transcode in parallel (default: one per CPU; 1 = in this process).
     ``progress`` shows a rich progress bar with ETA on stderr (default: when it is a terminal).
     Raises :class:`DataError` if ``out`` is, or is inside, the source folder, or would replace
-    an input; :class:`ConfigError` for bad settings or an ``out`` prepared with other settings.
+    an input; :class:`~motionfit.errors.OutputError` for an ``out`` holding other files, or
+    prepared with other settings, unless ``force``; :class:`ConfigError` for bad settings.
     """
     settings = settings or PrepareSettings()
     settings.check()
+    if workers is not None and workers < 0:
+        raise ConfigError(f"--workers must be >= 0 (0 = one per CPU), got {workers}")
     records, label_map = read_records(source, format=format, video_root=video_root)
     head, _, selector = str(source).rpartition("@")  # HMDB51 'splits@train1'
     source_path = Path(os.path.abspath(head if _HMDB_SELECTOR.fullmatch(selector) else source))
     out = Path(os.path.abspath(out))
     root = source_path if _is_folder_source(source_path) else _common_folder(records)
     _check_out(out, root, source_path, records)
-    jobs = _plan(records, root, out)
     state = out / _STATE
-    state.mkdir(parents=True, exist_ok=True)
-    _check_settings(state / "settings.json", settings)
-    done = _finished(state / "done.jsonl", out)
+    if not (state / _SETTINGS).is_file() or (out / MARKER_FILE).exists():  # else: made before
+        check_output_dir(  # the marker, ours
+            out, OUTPUT_KIND, force=force, inputs=[source_path, root, video_root], option="OUT"
+        )
+    fresh = _check_settings(state / _SETTINGS, settings, force)
+    jobs = _plan(records, root, out)
+    claim_output_dir(out, OUTPUT_KIND, option="OUT")
+    state.mkdir(exist_ok=True)
+    if fresh:  # the settings go first: a rerun with others knows what these files are
+        (state / _DONE).unlink(missing_ok=True)
+        atomic_write_text(state / _SETTINGS, json.dumps(asdict(settings)))
+    done = _finished(state / _DONE, out)
     todo = [job for job in dict.fromkeys(jobs.values()) if job.relative not in done]
     reused = len(set(jobs.values())) - len(todo)
     skipped: dict[Path, str] = {}
-    with (state / "done.jsonl").open("a", encoding="utf-8") as log:
+    with (state / _DONE).open("a", encoding="utf-8") as log:
         for job, entry, error in _run(todo, settings, workers, progress):
             if error is not None:
                 skipped[job.source] = error
@@ -243,7 +273,7 @@ def _check_out(out: Path, root: Path, source: Path, records: list[VideoRecord]) 
         if out == folder or folder in out.parents:
             raise DataError(f"output folder {out} is inside the source {folder}; choose another")
     if out.exists() and not out.is_dir():
-        raise DataError(f"output {out} exists and is not a folder")
+        raise DataError(f"output {out} is a file, not a folder")
     if any(r.path == out or out in r.path.parents for r in records):
         raise DataError(f"output folder {out} holds input videos; choose another")
 
@@ -266,17 +296,23 @@ def _plan(records: list[VideoRecord], root: Path, out: Path) -> dict[Path, _Job]
     return jobs
 
 
-def _check_settings(path: Path, settings: PrepareSettings) -> None:
+def _check_settings(path: Path, settings: PrepareSettings, force: bool) -> bool:
+    """True when ``settings`` are new to the folder (none recorded, or other ones and
+    ``force``: everything is transcoded again); :class:`OutputError` for other recorded
+    settings without ``force``. Writes nothing."""
     wanted = asdict(settings)
-    if path.is_file():
+    try:
         before = json.loads(path.read_text(encoding="utf-8"))
-        if before != wanted:
-            raise ConfigError(
-                f"{path.parent.parent} was prepared with other settings ({before}); "
-                "use a new output folder or the same options"
-            )
-        return
-    atomic_write_text(path, json.dumps(wanted))
+    except (OSError, ValueError):
+        return True
+    if before == wanted:
+        return False
+    if force:
+        return True
+    raise OutputError(
+        f"OUT {path.parent.parent} was prepared with other settings ({before}); use a new "
+        "output folder or the same options, or pass --force to prepare it again with these"
+    )
 
 
 def _finished(log: Path, out: Path) -> dict[str, dict]:
@@ -303,32 +339,77 @@ def _finished(log: Path, out: Path) -> dict[str, dict]:
 def _run(
     jobs: list[_Job], settings: PrepareSettings, workers: int | None, progress: bool | None
 ) -> Iterator[tuple[_Job, dict, str | None]]:
-    """(job, manifest entry, None) or (job, {}, reason) per job, as they finish."""
+    """(job, manifest entry, None) or (job, {}, reason) per job, as they finish. SIGTERM or
+    SIGINT stops it between videos: the workers are ended, and
+    :class:`~motionfit.stopping.Interrupted` says how many videos are done."""
     from motionfit.progress import progress_bar
 
     workers = workers or os.cpu_count() or 1
-    with progress_bar("preparing", enabled=progress) as bar:
+    stop = StopRequest()
+    finished = 0
+    with progress_bar("preparing", enabled=progress) as bar, stop.installed():
         task = bar.add_task("prepare", total=len(jobs))
         if workers == 1 or len(jobs) <= 1:
-            results = (_job(job, settings) for job in jobs)
-            for job, result in zip(jobs, results, strict=True):
+            for job in jobs:
+                result = _job(job, settings)
                 bar.advance(task)
+                finished += 1
                 yield job, *result
+                _raise_if_stopped(stop, finished, len(jobs))
             return
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            futures = {pool.submit(_job, job, settings): job for job in jobs}
-            for future in as_completed(futures):
-                bar.advance(task)
-                yield futures[future], *future.result()
+        others = set(multiprocessing.active_children())
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(jobs)), initializer=ignore_stop_signals
+        )
+        try:
+            pending: dict[Future, _Job] = {pool.submit(_job, j, settings): j for j in jobs}
+            while pending:
+                ready, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in ready:
+                    job = pending.pop(future)
+                    bar.advance(task)
+                    finished += 1
+                    yield job, *future.result()
+                _raise_if_stopped(stop, finished, len(jobs))
+        except BaseException:
+            _end_pool(pool, [p for p in multiprocessing.active_children() if p not in others])
+            raise
+        pool.shutdown(wait=True)
+
+
+def _raise_if_stopped(stop: StopRequest, finished: int, total: int) -> None:
+    stop.raise_if_pending(
+        f"after {finished} of {total} videos; run the same command again to prepare the rest"
+    )
+
+
+def _end_pool(
+    pool: ProcessPoolExecutor, workers: list[multiprocessing.process.BaseProcess]
+) -> None:
+    """Shut ``pool`` down without waiting for the videos still being transcoded (an
+    interruption drops them; their partial files are replaced by the next run)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:  # no public call ends an executor's busy workers (until 3.14)
+        worker.kill()
+        worker.join()
+    pool.shutdown(wait=True)  # its manager thread sees the dead workers and ends
 
 
 def _job(job: _Job, settings: PrepareSettings) -> tuple[dict, str | None]:
     try:
         entry = transcode(job.source, job.target, settings)
     except VideoDecodeError as error:
-        reason = " ".join(str(error).split()).removeprefix(f"{job.source}: ")
-        return {}, reason
+        return {}, _reason(error, job.source)
     return {"path": job.relative, **entry}, None
+
+
+def _reason(error: VideoDecodeError, source: Path) -> str:
+    """The error's message without the leading path (however the decoder wrote it): the
+    skipped list and messages name the path once."""
+    text = " ".join(str(error).split())
+    for prefix in {str(source), os.path.realpath(source), os.path.abspath(source)}:
+        text = text.removeprefix(f"{prefix}: ")
+    return text
 
 
 def _write_outputs(
@@ -460,6 +541,9 @@ def _x264_options(settings: PrepareSettings) -> dict[str, str]:
         "keyint_min": str(settings.gop),
         "sc_threshold": "0",  # keyframes exactly every gop frames, not at scene cuts
         "threads": "1",  # the worker processes are the parallelism
+        # the macroblock tree read leftover heap memory: the same source gave pixels up to 51
+        # grey levels apart from one run to the next (see data/encode.py); off, it is exact
+        "x264-params": "mbtree=0",
         **({"tune": "fastdecode"} if settings.fast_decode else {}),
     }
 

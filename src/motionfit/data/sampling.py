@@ -83,6 +83,45 @@ def train_clip(
     return ClipIndices(indices, stride, start, jittered)
 
 
+def centre_positions(num_clips: int) -> list[float]:
+    """Where ``num_clips`` evaluation clips sit along a video, as fractions of the free span
+    (0 = the clip starts at the first frame, 1 = it ends at the last): the centres of
+    ``num_clips`` equal segments, ``(k + 1/2) / num_clips``, as mmaction2's test-mode
+    ``SampleFrames`` places them. One clip is the centre clip; clips never sit on the very
+    first or last frames, where real footage holds the still lead-in and tail of an action
+    (placing the outer clips there cost 20-40 points of top-1 on a real gesture set:
+    docs/real-footage.md)."""
+    return [(k + 0.5) / num_clips for k in range(num_clips)]
+
+
+def clips_at(
+    num_video_frames: int,
+    positions: Sequence[float],
+    *,
+    num_frames: int,
+    stride: int,
+    short_video: ShortVideo = "loop",
+) -> list[ClipIndices]:
+    """One clip of ``num_frames`` frames at ``stride`` per relative position (0 = starts at the
+    first frame, 1 = ends at the last). A video shorter than the span gives clips whose starts
+    are spread over the loop (``loop``) or all start at 0 (``pad``)."""
+    _check_lengths(num_video_frames, num_frames)
+    if stride < 1 or not positions or not all(0.0 <= p <= 1.0 for p in positions):
+        raise ValueError(f"stride must be >= 1 and positions in [0, 1], got {stride}, {positions}")
+    offsets = np.arange(num_frames, dtype=np.int64) * stride
+    free = num_video_frames - clip_span(num_frames, stride)
+    if free >= 0:
+        starts = [int(free * p) for p in positions]  # floor: one clip = free // 2
+    elif short_video == "loop":
+        starts = [min(num_video_frames - 1, int(num_video_frames * p)) for p in positions]
+    else:
+        starts = [0] * len(positions)
+    return [
+        ClipIndices(_fit(start + offsets, num_video_frames, short_video), stride, start)
+        for start in starts
+    ]
+
+
 def uniform_clips(
     num_video_frames: int,
     *,
@@ -91,27 +130,18 @@ def uniform_clips(
     num_clips: int,
     short_video: ShortVideo = "loop",
 ) -> list[ClipIndices]:
-    """``num_clips`` evaluation clips spaced uniformly: the first starts at frame 0 and the last
-    ends at the last frame (one clip = the centre clip). A video shorter than the span gives
-    clips whose starts are spread over the loop (``loop``) or all start at 0 (``pad``)."""
-    _check_lengths(num_video_frames, num_frames)
-    if num_clips < 1 or stride < 1:
-        raise ValueError(f"num_clips and stride must be >= 1, got {num_clips}, {stride}")
-    offsets = np.arange(num_frames, dtype=np.int64) * stride
-    free = num_video_frames - clip_span(num_frames, stride)
-    if free >= 0:
-        if num_clips == 1:
-            starts = [free // 2]
-        else:
-            starts = [round(free * k / (num_clips - 1)) for k in range(num_clips)]
-    elif short_video == "loop":
-        starts = [num_video_frames * k // num_clips for k in range(num_clips)]
-    else:
-        starts = [0] * num_clips
-    return [
-        ClipIndices(_fit(start + offsets, num_video_frames, short_video), stride, start)
-        for start in starts
-    ]
+    """``num_clips`` evaluation clips at the centres of equal segments of the video
+    (:func:`centre_positions`; one clip = the centre clip). A video shorter than the span
+    gives clips whose starts are spread over the loop (``loop``) or all start at 0 (``pad``)."""
+    if num_clips < 1:
+        raise ValueError(f"num_clips must be >= 1, got {num_clips}")
+    return clips_at(
+        num_video_frames,
+        centre_positions(num_clips),
+        num_frames=num_frames,
+        stride=stride,
+        short_video=short_video,
+    )
 
 
 def segment_clip(

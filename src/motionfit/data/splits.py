@@ -18,7 +18,7 @@ import numpy as np
 from motionfit.atomic import atomic_write_text
 from motionfit.data.records import LABELS_FILE, LabelMap, VideoRecord, read_records
 from motionfit.errors import DataError
-from motionfit.output_dir import check_output_dir, claim_output_dir
+from motionfit.output_dir import check_output_dir, claim_output_dir, releases_output_locks
 
 LIST_COLUMNS = ("path", "label", "start", "end", "group")
 
@@ -109,6 +109,7 @@ def write_list(records: Sequence[VideoRecord], path: str | Path, label_map: Labe
     return path
 
 
+@releases_output_locks  # the output's lock ends with the call
 def split_to_dir(
     source: str | Path,
     out_dir: str | Path,

@@ -21,9 +21,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from motionfit.atomic import atomic_write_text
 from motionfit.data.encode import write_video
 from motionfit.errors import DataError, OutputError
 from motionfit.output_dir import MARKER_FILE, check_output_dir
+from motionfit.stopping import ignore_stop_signals
 
 # Each motion maps progress p in [0, 1] to (dx, dy, turn, grow): the offset from the path's
 # middle in units of the travel distance (-0.5..0.5), the rotation in units of the full turn,
@@ -56,6 +58,7 @@ TEXTURES = ("solid", "stripes", "checker", "dots")
 METADATA_FILE = "synth.json"
 OUTPUT_KIND = "synth"  # the kind in the .motionfit marker of a synthetic dataset folder
 RENDER_VERSION = 5  # bump when rendering or encoding changes, so cached datasets are made again
+_INCOMPLETE = "incomplete"  # in synth.json while its videos are being written
 
 _T = TypeVar("_T")
 
@@ -151,15 +154,17 @@ def make_dataset(
     out.mkdir(parents=True, exist_ok=True)
     names = class_names(classes)
     jobs = [(out, spec, label, index) for label in range(classes) for index in range(per_class)]
+    metadata = {**asdict(spec), "render_version": RENDER_VERSION}
+    # the settings go first: a rerun of an interrupted set knows what its files are
+    atomic_write_text(out / METADATA_FILE, json.dumps({**metadata, _INCOMPLETE: True}) + "\n")
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=ignore_stop_signals) as pool:
             list(pool.map(_write_one, jobs, chunksize=4))
     else:
         for job in jobs:
             _write_one(job)
-    (out / "labels.txt").write_text("".join(f"{name}\n" for name in names))
-    metadata = {**asdict(spec), "render_version": RENDER_VERSION}
-    (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+    atomic_write_text(out / "labels.txt", "".join(f"{name}\n" for name in names))
+    atomic_write_text(out / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
     return out
 
 
@@ -222,8 +227,8 @@ def check_synth_dir(
 
 
 def _stored_settings(out: Path) -> dict[str, Any] | None:
-    """The settings in ``out/synth.json`` without the render version, or None when there is
-    no such file written by :func:`make_dataset`."""
+    """The settings in ``out/synth.json`` (of a complete set, or of an interrupted one) without
+    the render version, or None when there is no such file written by :func:`make_dataset`."""
     try:
         stored = json.loads((out / METADATA_FILE).read_text())
     except (OSError, ValueError):
@@ -231,6 +236,7 @@ def _stored_settings(out: Path) -> dict[str, Any] | None:
     if not isinstance(stored, dict) or "render_version" not in stored:
         return None
     stored.pop("render_version")
+    stored.pop(_INCOMPLETE, None)
     return stored
 
 

@@ -7,7 +7,9 @@
   clip-level accuracy, macro precision/recall/F1, per-class scores, the confusion counts, the
   most frequent confusions, what was evaluated and which videos could not be read; with
   ``diagnose``, ``diagnostics`` (``frozen``, ``shuffled``, ``reversed``, each ``{"top1",
-  "agreement"}``) and ``diagnostics_reading`` (one line);
+  "agreement"}``), ``diagnostics_reading`` (one line), ``diagnostics_meaningful`` (false when
+  the model is at chance or answers one class for most videos) and ``diagnostics_caveat`` (why
+  not, or null);
 - ``confusion.png``: the row-normalized confusion matrix, sorted by class accuracy;
 - ``per_class.csv``: class, support, predicted, precision, recall, f1;
 - ``mistakes.csv``: video, truth, prediction, confidence, truth_probability (most confident
@@ -24,7 +26,7 @@ from typing import Any
 
 from motionfit.data.records import LabelMap, VideoRecord
 from motionfit.errors import DataError
-from motionfit.evaluation.diagnose import diagnostic_scores, reading
+from motionfit.evaluation.diagnose import caveat, diagnostic_scores, reading
 from motionfit.evaluation.inference import ViewPredictions, num_views, predict_views
 from motionfit.evaluation.metrics import EvalMetrics, compute_metrics
 from motionfit.evaluation.plots import confusion_figure, save_png
@@ -37,9 +39,17 @@ PER_CLASS_CSV = "per_class.csv"
 MISTAKES_CSV = "mistakes.csv"
 
 
+VAL_EVAL_DIR = "eval_val"  # the validation videos scored the evaluate way
+
+
 def eval_dir(paths: RunPaths) -> Path:
     """Where a run's evaluation goes by default (and where ``motionfit report`` looks)."""
     return paths.root / EVAL_DIR
+
+
+def val_eval_dir(paths: RunPaths) -> Path:
+    """Where the validation videos scored with the evaluate protocol go (``eval_val/``)."""
+    return paths.root / VAL_EVAL_DIR
 
 
 def align_labels(
@@ -147,8 +157,12 @@ def evaluate_run(
         diagnostics = diagnostic_scores(
             predictions.video_probs, predictions.diagnostic_probs, predictions.targets
         )
+        predicted, targets = predictions.video_probs.argmax(dim=1), predictions.targets
         result["diagnostics"] = diagnostics
-        result["diagnostics_reading"] = reading(diagnostics, len(run.labels))
+        result["diagnostics_reading"] = reading(diagnostics, len(run.labels), predicted, targets)
+        why = caveat(predicted, targets, len(run.labels))
+        result["diagnostics_meaningful"] = why is None
+        result["diagnostics_caveat"] = why
     (out / METRICS_JSON).write_text(json.dumps(result, indent=2) + "\n")
     title = (
         f"{cfg.model.name} on {data_name or 'test data'}: top-1 {metrics.top1:.1%}, "

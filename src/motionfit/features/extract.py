@@ -2,8 +2,17 @@
 
 The train/validation split, the clips and their augmentation are exactly those ``motionfit
 train`` would use with the same config: training view ``k`` of a video is the clip training
-epoch ``k`` draws for it, and a validation video's views are its validation clips. So a probe
-trained on the cache sees what a probe trained on the fly with ``model.freeze=backbone`` sees.
+epoch ``k`` draws for it, and a validation video's views are the clips x crops validation
+scores (``eval.validation_views()``, as ``evaluate`` does). So a probe trained on the cache sees
+what a probe trained on the fly with ``model.freeze=backbone`` sees, less the batch
+augmentations of pixels (MixUp/CutMix, the debiasing ones), which the probe turns off.
+
+A video that cannot be read is left out (``data.bad_files: skip``, the default), never
+replaced by another video's clips: its rows are marked left out in the cache and it is listed
+in ``OUT/bad_files.tsv``, as training lists it. The output folder goes through the guard of
+:mod:`motionfit.output_dir` (kind ``features``: new, empty, or an earlier feature folder; never
+inside the data or the run it reads). SIGTERM or SIGINT stops the extraction after the current
+video (exit 143 or 130); the same command then finishes it.
 """
 
 from __future__ import annotations
@@ -19,15 +28,24 @@ from motionfit.config import Config, dump_config, load_config
 from motionfit.data.dataset import VideoClipDataset
 from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import ConfigError, DataError, ModelError
-from motionfit.features.cache import CONFIG_FILE, CacheRow, FeatureCache
+from motionfit.features.cache import CONFIG_FILE, META_FILE, CacheRow, FeatureCache
 from motionfit.models.build import build_model_from_config
 from motionfit.models.hf_common import TokenPoolingClassifier
 from motionfit.models.registry import get_spec
 from motionfit.models.weights import report_load
-from motionfit.run import RunPaths
+from motionfit.output_dir import (
+    MARKER_FILE,
+    check_output_dir,
+    claim_output_dir,
+    releases_output_locks,
+)
+from motionfit.resources import check_eval_memory
+from motionfit.run import RunPaths, data_inputs
+from motionfit.stopping import StopRequest
 from motionfit.train.datamodule import VideoDataModule
 
 DTYPES = ("float16", "float32")
+OUTPUT_KIND = "features"  # the kind in the .motionfit marker of a feature folder
 
 
 def features_config(
@@ -62,6 +80,7 @@ def features_config(
     return config, config.model.pretrained
 
 
+@releases_output_locks
 def extract_features(
     config: Config,
     weights: str | None,
@@ -71,31 +90,43 @@ def extract_features(
     dtype: str = "float16",
     on_video: Callable[[int, int], None] | None = None,
     echo: bool = False,
+    force: bool = False,
+    inputs: list[str | None] | None = None,
 ) -> FeatureCache:
     """Cache the frozen backbone's tokens of every training view and validation view in
     ``out`` (see :mod:`motionfit.features.cache`); an existing cache of the same settings is
     completed, not redone. ``on_video(done, total)`` is called after each video; the weights'
-    load report is saved in ``out`` (and printed with ``echo``)."""
+    load report is saved in ``out`` (and printed with ``echo``). ``out`` must be new, empty or
+    a feature folder (else ``force``), and never lie inside or hold the data or ``inputs``
+    (e.g. the run directory the weights come from)."""
     if train_views < 1 or dtype not in DTYPES:
         raise ConfigError(f"--views must be >= 1 and --dtype one of {', '.join(DTYPES)}")
     if config.data.repeated_augmentation != 1:
         raise ConfigError("config key 'data.repeated_augmentation': features need 1")
+    check_eval_memory(config, batch=1)
+    out = Path(out)
+    checked = [*data_inputs(config), weights, *(inputs or [])]
+    if not (out / META_FILE).is_file() or (out / MARKER_FILE).exists():  # else made before the
+        check_output_dir(out, OUTPUT_KIND, force=force, inputs=checked)  # marker: ours
     datamodule = VideoDataModule(config, RunPaths(out))
     labels = datamodule.prepare_records()
     config = datamodule.config
     model = _backbone(config, len(labels), weights)
     grid = _token_shape(model, config)
+    val_clips, val_crops = config.eval.validation_views()
+    val_views = val_clips * val_crops  # the views validation (and evaluate) score
     settings = {
         "model": config.model.name, "head": config.model.head, "weights": weights,
         "frames": config.sampling.num_frames, "size": config.augment.crop_size,
-        "train_views": train_views, "val_views": config.eval.val_clips, "dtype": dtype,
+        "train_views": train_views, "val_views": val_views, "dtype": dtype,
         "tokens": grid[0], "dim": grid[1], "seed": config.train.seed,
         "sampling": config.sampling.model_dump(mode="json"),
         "augment": config.augment.model_dump(mode="json"),
         "split": [[str(r.path) for r in datamodule.train_records],
                   [str(r.path) for r in datamodule.val_records]],
     }  # fmt: skip
-    cache = _open_or_create(out, settings, datamodule, train_views, config.eval.val_clips)
+    claim_output_dir(out, OUTPUT_KIND)
+    cache = _open_or_create(out, settings, datamodule, train_views, val_views)
     dump_config(config, out / CONFIG_FILE)
     labels.save(cache.labels_path)
     if model.load_report is not None:
@@ -129,7 +160,7 @@ def _token_shape(model: TokenPoolingClassifier, config: Config) -> tuple[int, in
 def _open_or_create(
     out: Path, settings: dict, datamodule: VideoDataModule, train_views: int, val_views: int
 ) -> FeatureCache:
-    if (out / "meta.json").is_file():
+    if (out / META_FILE).is_file():
         cache = FeatureCache(out)
         if cache.meta != settings:
             raise DataError(
@@ -137,8 +168,6 @@ def _open_or_create(
                 "(or delete it to start over)"
             )
         return cache
-    if out.is_dir() and any(out.iterdir()):
-        raise DataError(f"{out}: exists and is not a feature folder; pass an empty or new --out")
     rows: list[CacheRow] = []
     for split, records, views in (
         ("train", datamodule.train_records, train_views),
@@ -158,43 +187,67 @@ def _fill(
     on_video: Callable[[int, int], None] | None,
 ) -> None:
     common = datamodule.dataset_options()
-    datasets = {
+    val_clips, val_crops = config.eval.validation_views()
+    datasets = {  # an unreadable video is left out, never another video's clips in its place
         "train": VideoClipDataset(
-            datamodule.train_records, mode="train", flip_map=datamodule.flip_map, **common
+            datamodule.train_records,
+            mode="train",
+            flip_map=datamodule.flip_map,
+            leave_out_bad=True,
+            **common,
         ),
         "val": VideoClipDataset(
-            datamodule.val_records, mode="eval", num_clips=config.eval.val_clips, **common
+            datamodule.val_records,
+            mode="eval",
+            num_clips=val_clips,
+            crops=val_crops,
+            eval_mode=config.eval.mode,
+            leave_out_bad=True,
+            **common,
         ),
     }
     normalize = VideoNormalize.from_config(config.augment)
     pending = set(cache.pending())
-    videos = [(s, rows) for s in ("train", "val") for rows in cache.split_rows(s)]
-    for number, (split, rows) in enumerate(videos, start=1):
-        todo = [r for r in rows if r in pending]
-        if todo:
-            clips, labels = _views(datasets[split], cache.rows[rows[0]].video, split, len(rows))
-            views = [cache.rows[r].view for r in todo]
-            batch = normalize(clips[views])
-            with torch.no_grad():
-                chunks = batch.split(config.eval.batch_size)
-                tokens = torch.cat([model.forward_tokens(chunk) for chunk in chunks])
-            cache.write(todo, tokens.float().numpy(), [labels[v] for v in views])
-        if on_video is not None:
-            on_video(number, len(videos))
+    videos = [(s, rows) for s in ("train", "val") for rows in cache.split_rows(s, left_out=True)]
+    stop = StopRequest()
+    with stop.installed():
+        for number, (split, rows) in enumerate(videos, start=1):
+            todo = [r for r in rows if r in pending]
+            if todo:
+                clips, labels = _views(datasets[split], cache.rows[rows[0]].video, split, len(rows))
+                if isinstance(clips, str):
+                    cache.leave_out(rows, clips)
+                else:
+                    views = [cache.rows[r].view for r in todo]
+                    batch = normalize(clips[views])
+                    with torch.no_grad():
+                        chunks = batch.split(config.eval.batch_size)
+                        tokens = torch.cat([model.forward_tokens(chunk) for chunk in chunks])
+                    cache.write(todo, tokens.float().numpy(), [labels[v] for v in views])
+            if on_video is not None:
+                on_video(number, len(videos))
+            stop.raise_if_pending(
+                f"after {number} of {len(videos)} videos; run the same command again to "
+                f"finish {cache.root}"
+            )
 
 
 def _views(
     dataset: VideoClipDataset, video: int, split: str, count: int
-) -> tuple[torch.Tensor, list[int]]:
+) -> tuple[torch.Tensor | str, list[int]]:
     """uint8 ``[count, C, T, S, S]`` and each view's label: training views are the clips of
-    epochs 0..count-1 (a flipped view of a direction class has its mirror label)."""
+    epochs 0..count-1 (a flipped view of a direction class has its mirror label); for a video
+    that cannot be read, why (a string) and no labels."""
     if split == "val":
         item = dataset[video]
         if "error" in item:
-            raise DataError(f"{dataset.records[video].path}: {item['error']}")
+            return str(item["error"]), []
         return item["video"], [int(item["label"])] * count
     items = []
     for epoch in range(count):
         dataset.set_epoch(epoch)
-        items.append(dataset[video])
+        item = dataset[video]
+        if "error" in item:
+            return str(item["error"]), []
+        items.append(item)
     return torch.stack([i["video"] for i in items]), [int(i["label"]) for i in items]

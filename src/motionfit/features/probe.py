@@ -28,6 +28,7 @@ from motionfit.models.build import build_model_from_config
 from motionfit.models.freeze import freeze_model
 from motionfit.models.hf_common import TokenPoolingClassifier
 from motionfit.models.weights import read_state_dict
+from motionfit.output_dir import releases_output_locks
 from motionfit.run import RunPaths
 from motionfit.run_start import is_rank_zero, open_run, start_run
 from motionfit.train.balance import class_counts, resolve_class_weights
@@ -46,8 +47,8 @@ from motionfit.train.task import VideoClassificationTask
 
 # What a probe may not change: the cached tokens were made with these.
 _FIXED = ("model.name", "sampling", "augment", "data")
-# Augmentations applied to whole batches during training, not to the cached clips: a probe
-# cannot apply them (they must be off) but may turn them off.
+# Augmentations applied to the pixels of whole batches during training, not to the cached
+# clips: a probe cannot apply them, so it turns off those its config has on (with a note).
 BATCH_AUGMENTS = ("mixup_alpha", "cutmix_alpha", "static_blend", "still_mix", "foreground_paste")
 _BATCH_FIELDS = {
     *BATCH_AUGMENTS,
@@ -158,6 +159,7 @@ class ProbeTask(VideoClassificationTask):
         return logits.softmax(dim=-1).view(batch, views, -1).mean(dim=1)
 
 
+@releases_output_locks  # the run folder's lock ends with the call
 def train_probe(
     features: str | Path,
     out: str | Path,
@@ -170,19 +172,19 @@ def train_probe(
 
     ``overrides`` may change the head (``model.head``, ``model.dropout``, ...), optimizer,
     schedule and training length, not what the tokens were made with (model, clips,
-    augmentation, data)."""
+    augmentation, data). Batch augmentations of pixels (:data:`BATCH_AUGMENTS`) the features'
+    config has on are turned off, with a note, and saved off in the run's ``config.yaml``;
+    an override that turns one on is a ConfigError."""
     cache = FeatureCache(Path(features))
     cache.check_complete()
-    base = load_config(cache.config_path)
-    config = load_config(cache.config_path, [*(overrides or []), "model.freeze=backbone"])
-    _check_fixed(base, config)
-    if (
-        VideoMixer.from_config(config.augment, 2).enabled
-        or DebiasAugment.from_config(config.augment).enabled
-    ):
-        sets = " ".join(f"--set augment.{k}=0" for k in BATCH_AUGMENTS)
-        raise ConfigError(
-            f"probes on cached features cannot mix or blend clips in a batch: add {sets}"
+    config, turned_off = probe_config(cache, overrides or [])
+    if turned_off and is_rank_zero():
+        Console(stderr=True).print(
+            f"note: the probe trains on cached tokens: turned off {', '.join(turned_off)} "
+            "(batch augmentations of pixels; 0 in the run's config.yaml)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
     check_monitor(config.train.monitor, CLASSIFICATION_METRICS.values(), "training")
     # the head starts as motionfit train's would: the same seed before the model is built
@@ -203,6 +205,38 @@ def train_probe(
     if trainer.is_global_zero and best is not None:
         export_weights(best, run.model)
     return TrainResult.of(trainer, run, config.train.monitor)
+
+
+def probe_config(cache: FeatureCache, overrides: list[str]) -> tuple[Config, list[str]]:
+    """The probe's config: the features' config with ``overrides`` and a frozen backbone, the
+    pixel batch augmentations it has on turned off; and the keys turned off. A ConfigError
+    when an override changes what the tokens depend on or turns such an augmentation on."""
+    sets = [*overrides, "model.freeze=backbone"]
+    config = load_config(cache.config_path, sets)
+    _check_fixed(load_config(cache.config_path), config)
+    named = {item.partition("=")[0].strip() for item in overrides}
+    keys = [f"augment.{k}" for k in _pixel_batch_augments(config)]
+    asked = [key for key in keys if key in named]
+    if asked:
+        raise ConfigError(
+            f"config key '{asked[0]}': a probe trains on cached tokens, not pixels, so it "
+            "cannot mix or blend clips; leave the key out (or set it to 0)"
+        )
+    if keys:
+        config = load_config(cache.config_path, [*sets, *(f"{key}=0" for key in keys)])
+    return config, keys
+
+
+def _pixel_batch_augments(config: Config) -> list[str]:
+    """The :data:`BATCH_AUGMENTS` that would run in training with ``config`` (each needs the
+    pixels of the batch's clips)."""
+    mixing = VideoMixer.from_config(config.augment, 2).enabled
+    debias = DebiasAugment.from_config(config.augment).probs
+    return [
+        key
+        for key in BATCH_AUGMENTS
+        if debias.get(key, 0) > 0 or (mixing and getattr(config.augment, key) > 0)
+    ]
 
 
 def _check_fixed(base: Config, config: Config) -> None:

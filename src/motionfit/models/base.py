@@ -20,6 +20,9 @@ class VideoClassifier(nn.Module):
       ``num_layers + 1`` (the head), for layer-wise LR decay;
     - :meth:`no_weight_decay` names the parameters that take no weight decay (norms, biases,
       position embeddings, tokens).
+
+    ``class_names`` names the classes of the logits in order (None: unknown); weights loaded
+    into the model match their classifier rows to these names.
     """
 
     family: str = "generic"
@@ -28,6 +31,7 @@ class VideoClassifier(nn.Module):
         super().__init__()
         self.num_layers: int = 0
         self.load_report: LoadReport | None = None
+        self.class_names: tuple[str, ...] | None = None
 
     head: VideoHead
 

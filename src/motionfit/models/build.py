@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from motionfit.errors import ModelError
 from motionfit.models.base import VideoClassifier
 from motionfit.models.head import HeadSpec
 from motionfit.models.registry import ModelSpec, get_spec
-from motionfit.models.weights import load_classifier_weights, read_state_dict
+from motionfit.models.weights import load_classifier_weights, read_class_names, read_state_dict
 
 if TYPE_CHECKING:
     from motionfit.config import Config
@@ -22,6 +23,7 @@ def build_model(
     pretrained: str | None = None,
     head: HeadSpec | None = None,
     drop_path: float = 0.1,
+    class_names: Sequence[str] | None = None,
 ) -> VideoClassifier:
     """Build the registered model ``name``: float ``[B, 3, T, H, W]`` in, logits
     ``[B, num_classes]`` out.
@@ -33,24 +35,32 @@ def build_model(
         image_size: square input size H = W (default: the model's reference size).
         pretrained: weights to start from: a weights name the model lists (e.g.
             ``KINETICS400_V1``, a HF hub id) or a local ``.pt``/``.pth``/``.safetensors`` file.
-            Position tables are adapted to ``num_frames``/``image_size``; what was loaded is in
-            ``model.load_report``.
+            Position tables are adapted to ``num_frames``/``image_size``; classifier rows go to
+            the classes by name where the weights and ``class_names`` name them; what was
+            loaded is in ``model.load_report``.
         head: dropout and optional hidden layer of the head.
         drop_path: stochastic depth rate, where the family has it.
+        class_names: the names of the ``num_classes`` classes, in order (None: unknown;
+            pretrained classifier rows are then kept by position when the counts match).
     """
     spec = get_spec(name)
     frames = num_frames or spec.default_frames
     size = image_size or spec.default_size
     _check_input(spec, num_classes, frames, size)
+    if class_names is not None and len(class_names) != num_classes:
+        raise ModelError(f"{name}: {len(class_names)} class names for {num_classes} classes")
     if head is not None and head.pool == "attentive" and not spec.extra.get("attentive"):
         raise ModelError(f"{name}: model.head=attentive needs a vjepa2_* or videoprism_* model")
     model = spec.builder(num_classes, frames, size, head or HeadSpec(), drop_path)
+    model.class_names = None if class_names is None else tuple(class_names)
     if pretrained:
         if spec.load_pretrained is not None:
             model.load_report = spec.load_pretrained(model, pretrained)
         else:  # a family without its own sources: motionfit's own saved weights
             state = read_state_dict(pretrained)
-            model.load_report = load_classifier_weights(model, state, pretrained, lambda k: k)
+            model.load_report = load_classifier_weights(
+                model, state, pretrained, lambda k: k, source_classes=read_class_names(pretrained)
+            )
     return model
 
 
@@ -59,9 +69,11 @@ def build_model_from_config(
     num_classes: int,
     pretrained: str | None = None,
     drop_path: float | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> VideoClassifier:
     """:func:`build_model` with the model, clip length, input size and head of ``config``;
-    ``drop_path`` defaults to ``model.drop_path`` (0 for inference)."""
+    ``drop_path`` defaults to ``model.drop_path`` (0 for inference); ``class_names`` as in
+    :func:`build_model`."""
     return build_model(
         config.model.name,
         num_classes=num_classes,
@@ -74,6 +86,7 @@ def build_model_from_config(
             pool=config.model.head,
         ),
         drop_path=config.model.drop_path if drop_path is None else drop_path,
+        class_names=class_names,
     )
 
 

@@ -179,6 +179,7 @@ register_model(
         use_if=_USE_IF,
         recipe="demo",
         tiny=True,
+        sees_appearance=False,
     )
 )
 register_model(
@@ -203,5 +204,6 @@ register_model(
         default_size=112,
         use_if=_USE_IF,
         recipe="demo",
+        sees_appearance=False,
     )
 )

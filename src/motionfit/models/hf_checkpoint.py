@@ -12,7 +12,9 @@ Key layouts: motionfit's own (``videomae.*``/``timesformer.*``, ``fc_norm.*``, `
 HF ``*ForVideoClassification`` (``classifier.*`` -> head), the HF base model (no prefix), and
 ``VideoMAEForPreTraining`` (its decoder is reported as unexpected). Wrappers such as
 ``model.``/``module.`` are stripped. Learned position tables are resized to the model's frames
-and size; a head with a different class count is left new and reported.
+and size. Classifier rows go to the model's classes by name: the source's names are its
+``config.json`` ``id2label`` (transformers' placeholders ``LABEL_0``, ... name nothing), else those
+stored with the weights file (:func:`~motionfit.models.weights.read_class_names`).
 """
 
 from __future__ import annotations
@@ -34,18 +36,26 @@ from motionfit.models.hf_timesformer import TIMESFORMER_SIZES
 from motionfit.models.hf_videomae import VIDEOMAE_SIZES
 from motionfit.models.hub import hub_unreachable_reason
 from motionfit.models.posembed import resize_flat_grid
-from motionfit.models.weights import LoadReport, load_classifier_weights, read_state_dict
+from motionfit.models.weights import (
+    LoadReport,
+    load_classifier_weights,
+    read_class_names,
+    read_state_dict,
+)
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_PLACEHOLDER_LABEL = re.compile(r"LABEL_\d+")
 
 
 @dataclass
 class Checkpoint:
-    """Weights read from a source, with its HF ``config.json`` when it has one."""
+    """Weights read from a source, with its HF ``config.json`` when it has one and the names of
+    its classifier rows when it names them."""
 
     state: dict[str, torch.Tensor]
     config: dict[str, Any] | None
+    classes: tuple[str, ...] | None = None
 
 
 def load_hf_pretrained(model: HFVideoClassifier, source: str) -> LoadReport:
@@ -53,9 +63,10 @@ def load_hf_pretrained(model: HFVideoClassifier, source: str) -> LoadReport:
     VideoPrism).
 
     The backbone must match (a different width or depth is a :class:`ModelError` naming the
-    model that fits); position tables are interpolated to the model's frames and size; the head
-    is loaded only if its class count matches (else ``report.new_head``). The report is also
-    stored on ``model.load_report``.
+    model that fits); position tables are interpolated to the model's frames and size; the
+    classifier rows go to ``model.class_names`` by name (see
+    :func:`~motionfit.models.weights.load_classifier_weights`). The report is also stored on
+    ``model.load_report``.
     """
     checkpoint = read_checkpoint(source)
     if checkpoint.config is not None:
@@ -64,7 +75,9 @@ def load_hf_pretrained(model: HFVideoClassifier, source: str) -> LoadReport:
     adapted = _resize_position_tables(model, state, checkpoint.config, source)
     _check_backbone_fits(model, state, source)
     _install_learned_tables(model, state)
-    report = load_classifier_weights(model, state, source, native_keys=lambda key: key)
+    report = load_classifier_weights(
+        model, state, source, native_keys=lambda key: key, source_classes=checkpoint.classes
+    )
     report.adapted = adapted
     model.load_report = report
     return report
@@ -77,7 +90,7 @@ def read_checkpoint(source: str) -> Checkpoint:
     if path.is_dir():
         return _read_folder(path)
     if path.is_file() or path.suffix in {".pt", ".pth", ".bin", ".safetensors"}:
-        return Checkpoint(read_state_dict(path), None)
+        return Checkpoint(read_state_dict(path), None, read_class_names(path))
     if _HUB_ID.match(name):
         return _read_folder(_hub_folder(name, source))
     raise ModelError(f"pretrained weights '{source}': no such file or folder, and not a hub id")
@@ -96,9 +109,26 @@ def _read_folder(path: Path) -> Checkpoint:
             raise ModelError(f"{path / 'config.json'}: invalid JSON ({exc})") from exc
     for name in WEIGHT_FILES:
         if (path / name).is_file():
-            return Checkpoint(read_state_dict(path / name), config)
+            state = read_state_dict(path / name)
+            return Checkpoint(state, config, _id2label(config) or read_class_names(path / name))
     sharded = " (sharded checkpoints are not supported)" if any(path.glob("*.index.json")) else ""
     raise ModelError(f"{path}: no {' or '.join(WEIGHT_FILES)} in this folder{sharded}")
+
+
+def _id2label(config: dict[str, Any] | None) -> tuple[str, ...] | None:
+    """The class names of ``config.json`` ``id2label`` in id order; None without them, or when
+    they are only transformers' placeholders (``LABEL_0``, ``LABEL_1``, ...)."""
+    id2label = (config or {}).get("id2label")
+    if not isinstance(id2label, dict) or not id2label:
+        return None
+    try:
+        by_id = {int(key): str(name) for key, name in id2label.items()}
+    except ValueError:
+        return None
+    if sorted(by_id) != list(range(len(by_id))):
+        return None
+    names = tuple(by_id[i] for i in range(len(by_id)))
+    return None if all(_PLACEHOLDER_LABEL.fullmatch(n) for n in names) else names
 
 
 def _hub_folder(repo_id: str, source: str) -> Path:

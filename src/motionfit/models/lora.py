@@ -53,8 +53,13 @@ def add_lora(model: VideoClassifier, settings: LoraSettings) -> LoraModel:
 
 def merge_lora_file(tuner: LoraModel, weights: Path) -> Path:
     """Load ``weights`` (with adapters) into the tuner's model, merge the adapters into the
-    base weights and rewrite ``weights`` without them."""
+    base weights and rewrite ``weights`` without them (keeping the file's metadata, e.g. the
+    class names of its classifier rows)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "pt") as handle:
+        metadata = handle.metadata()
     tuner.model.load_state_dict(load_file(str(weights)))
     merged = tuner.merge_and_unload()
     state = {k: v.detach().cpu().contiguous() for k, v in merged.state_dict().items()}
-    return atomic_write_bytes(weights, save(state))
+    return atomic_write_bytes(weights, save(state, metadata=metadata))

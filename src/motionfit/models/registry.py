@@ -42,6 +42,10 @@ class ModelSpec:
         tiny: a CPU-sized variant for demos and tests.
         load_pretrained: ``load_pretrained(model, source) -> LoadReport`` for this family's
             weight sources (adapting position embeddings to the model's frames and size).
+        sees_appearance: whether the model sees the frames themselves (every video model
+            does); ``False`` for the motion-only CNNs, which see frame differences alone, so
+            appearance debiasing (``augment.still_mix``, ``augment.foreground_paste``) is off
+            for them by default.
         extra: family flags (``eager_attention``, ``attentive``).
     """
 
@@ -59,6 +63,7 @@ class ModelSpec:
     load_pretrained: Callable[..., LoadReport] | None = None
     mean: tuple[float, float, float] = KINETICS_MEAN
     std: tuple[float, float, float] = KINETICS_STD
+    sees_appearance: bool = True
     extra: dict[str, object] = field(default_factory=dict)
 
 

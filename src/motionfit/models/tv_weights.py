@@ -1,5 +1,6 @@
 """Weights of the torchvision families: torchvision's weights enums (read from the torch hub
-cache, never downloaded) or a local state-dict file, loaded with a :class:`LoadReport`."""
+cache, never downloaded) or a local state-dict file, loaded with a :class:`LoadReport`; the
+classifier rows go to the model's classes by name (an enum's ``meta["categories"]``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from motionfit.models.weights import (
     LoadReport,
     StateAdapter,
     load_classifier_weights,
+    read_class_names,
     read_hub_checkpoint,
     read_state_dict,
 )
@@ -55,6 +57,8 @@ def torchvision_loader(
     ``tv_model`` has weights in torchvision) a weights enum read from the torch hub cache.
     ``native_classifier`` is the prefix of the backbone's own classifier in torchvision keys;
     ``adapt`` resizes tables that depend on the clip shape (see :func:`load_classifier_weights`).
+    Classifier rows follow class names: an enum's ``meta["categories"]`` (Kinetics-400 names),
+    a local file's :func:`read_class_names`.
     """
 
     def load_pretrained(model: VideoClassifier, source: str) -> LoadReport:
@@ -62,6 +66,7 @@ def torchvision_loader(
             raise ModelError(_folder_message(source, tv_model))
         if is_local_weights(source):
             state = read_state_dict(source)
+            classes = read_class_names(source)
         elif tv_model is None:
             raise ModelError(
                 f"no torchvision weights for this model; give a local {_LOCAL_FILE} instead of "
@@ -71,6 +76,7 @@ def torchvision_loader(
             weights = resolve_torchvision_weights(tv_model, source)
             source = f"{type(weights).__name__}.{weights.name}"
             state = read_hub_checkpoint(weights.url, source)
+            classes = weights.meta.get("categories")
         last = f"head.layers.{len(model.head.layers) - 1}."
 
         def native_keys(key: str) -> str:
@@ -78,7 +84,7 @@ def torchvision_loader(
                 return last + key.removeprefix(native_classifier)
             return "backbone." + key
 
-        return load_classifier_weights(model, state, source, native_keys, adapt)
+        return load_classifier_weights(model, state, source, native_keys, adapt, classes)
 
     return load_pretrained
 

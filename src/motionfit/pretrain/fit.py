@@ -19,6 +19,7 @@ import lightning as L
 from motionfit.config import Config
 from motionfit.errors import ConfigError
 from motionfit.models.hf_zoo import IMAGENET_MEAN, IMAGENET_STD
+from motionfit.output_dir import releases_output_locks
 from motionfit.pretrain.data import UnlabeledDataModule
 from motionfit.pretrain.model import build_pretrainer, check_pretrainable
 from motionfit.pretrain.preview import ReconstructionPreview
@@ -55,6 +56,7 @@ class PretrainResult:
     steps: int
 
 
+@releases_output_locks  # the run folder's lock ends with the call
 def pretrain(
     config: Config,
     out: str | Path,

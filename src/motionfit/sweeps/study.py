@@ -15,10 +15,17 @@ numbers are unique in a study, so workers can share ``OUT`` or each use their ow
 complete, pruned or running. A failing trial (an error, or a worker killed during it, which a
 heartbeat detects after a grace period) is recorded as failed with its error and does not
 count; a worker stops after :data:`MAX_CONSECUTIVE_FAILURES` failures in a row.
+
+SIGTERM or SIGINT stops the worker at the running trial's next step (its run saves
+``last.ckpt``, see :func:`motionfit.train.fit.fit_or_interrupt`): the trial is recorded as
+failed ("interrupted"), a trial with the same values is queued that resumes its run directory
+exactly, and the worker ends with :class:`~motionfit.stopping.Interrupted` (exit 143 or 130).
+The next worker to start (the same command again) takes the queued trial first.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +38,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from motionfit.config import Config, dump_config
 from motionfit.errors import ConfigError, RunError
+from motionfit.stopping import Interrupted, StopRequest
 from motionfit.sweeps.leaderboard import (
     ERROR,
     RUN_DIR,
@@ -50,6 +58,7 @@ IMPORTANCE_PLOT = "importance.png"
 BEST_CONFIG = "best_config.yaml"
 TRIALS_DIR = "trials"
 _SPACE_ATTR = "space"
+_RESUME_ATTR = "resume_run_dir"  # a queued trial continues this interrupted trial's run
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
@@ -125,10 +134,14 @@ def run_sweep(
             "--study and --storage of that sweep to continue it"
         )
     stop = _StopRule(trials, on_trial)
-    if _counted(study) < trials and not _grid_done(search, study):
-        study.optimize(
-            _Objective(base, space, trials_dir, monitor), catch=(Exception,), callbacks=[stop]
-        )
+    objective = _Objective(base, space, trials_dir, monitor)
+    signals = StopRequest()  # between trials; a trial's run catches its own
+    with signals.installed():
+        if _counted(study) < trials and not _grid_done(search, study):
+            study.optimize(objective, catch=(Exception,), callbacks=[stop, signals_stop(signals)])
+    if objective.interrupted is not None:
+        raise objective.interrupted
+    signals.raise_if_pending("between trials; run the same command again to continue the sweep")
     rows = leaderboard(study)
     result = SweepResult(
         study_name=study_name,
@@ -159,21 +172,31 @@ class _Objective:
         self.space = space
         self.trials_dir = trials_dir
         self.monitor = monitor
+        self.interrupted: Interrupted | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
         from motionfit.train.fit import train
 
-        run_dir = self.trials_dir / f"{trial.number:04d}"
+        resumed = trial.user_attrs.get(_RESUME_ATTR)
+        run_dir = Path(resumed) if resumed else self.trials_dir / f"{trial.number:04d}"
         trial.set_user_attr(RUN_DIR, str(run_dir))
         pruning = PruningCallback(trial, self.monitor)
         try:
-            config = apply_params(self.base, self.space.suggest(trial), f"trial {trial.number}")
-            result = train(config, run_dir, progress=False, callbacks=[pruning])
+            params = self.space.suggest(trial)
+            config = apply_params(self.base, params, f"trial {trial.number}")
+            resume = bool(resumed) and (run_dir / "checkpoints" / "last.ckpt").is_file()
+            result = train(config, run_dir, resume=resume, progress=False, callbacks=[pruning])
             if result.best_score is None:
                 raise RunError(f"{run_dir}: the run logged no {self.monitor}")
             return result.best_score
         except optuna.TrialPruned:
             raise
+        except Interrupted as exc:
+            self.interrupted = exc
+            trial.set_user_attr(ERROR, f"interrupted: {exc}"[:500])
+            trial.study.enqueue_trial(params, user_attrs={_RESUME_ATTR: str(run_dir)})
+            trial.study.stop()
+            return math.nan  # a failed trial, without Optuna logging a traceback
         except Exception as exc:
             trial.set_user_attr(ERROR, " ".join(f"{type(exc).__name__}: {exc}".split())[:500])
             raise
@@ -225,6 +248,17 @@ class _StopRule:
             self.on_trial(next(r for r in leaderboard(study) if r.number == trial.number))
         if self.failures >= MAX_CONSECUTIVE_FAILURES or _counted(study) >= self.trials:
             study.stop()
+
+
+def signals_stop(signals: StopRequest) -> Callable[[optuna.Study, FrozenTrial], None]:
+    """Optuna callback: stop the study after a trial when a stop signal came meanwhile."""
+
+    def check(study: optuna.Study, trial: FrozenTrial) -> None:
+        del trial
+        if signals.pending:
+            study.stop()
+
+    return check
 
 
 def _counted(study: optuna.Study) -> int:

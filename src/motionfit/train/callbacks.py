@@ -1,5 +1,6 @@
 """Cross-cutting training concerns as Lightning callbacks and plugins: the per-epoch metrics
-table and curves, atomic checkpoint writes, and a checkpoint on SIGTERM."""
+table and curves, atomic checkpoint writes, checkpoints that move with their run directory, and
+stopping on SIGTERM/SIGINT at the next step with a checkpoint."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
+import torch.distributed as dist
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -21,6 +23,7 @@ from motionfit.atomic import atomic_write_bytes
 from motionfit.errors import RunError
 from motionfit.evaluation.plots import learning_curves_figure, png_bytes
 from motionfit.run import metric_columns, read_metrics
+from motionfit.stopping import StopRequest
 
 # metrics.csv column -> the logged metric it holds; ``epoch``, ``step`` and ``lr`` come first,
 # second and last in every table.
@@ -171,7 +174,46 @@ class EpochPositionRecorder(L.Callback):
             loader.batches_done = batch_idx + 1
 
 
-class LastCheckpoint(ModelCheckpoint):
+class RunCheckpoint(ModelCheckpoint):
+    """A ``ModelCheckpoint`` whose state follows its run directory: resumed after the run
+    directory was moved or renamed, it keeps the best score and paths (rebased into the new
+    folder) instead of starting its best-model tracking over, as Lightning does for a changed
+    ``dirpath``."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load ``state_dict``, its paths moved from the saved ``dirpath`` to this one."""
+        saved, here = state_dict.get("dirpath"), str(self.dirpath or "")
+        if saved and here and saved != here:
+            state_dict = {
+                **state_dict,
+                "dirpath": self.dirpath,
+                **{
+                    key: _rebase(state_dict.get(key), saved, here)
+                    for key in ("best_model_path", "kth_best_model_path", "last_model_path")
+                },
+                "best_k_models": {
+                    _rebase(path, saved, here): score
+                    for path, score in (state_dict.get("best_k_models") or {}).items()
+                },
+            }
+        super().load_state_dict(state_dict)
+
+
+def _rebase(path: Any, old: str, new: str) -> Any:
+    """``path`` below the folder ``old`` moved below ``new`` (other values unchanged)."""
+    if not isinstance(path, str) or not path:
+        return path
+    try:
+        return str(Path(new) / Path(path).relative_to(old))
+    except ValueError:
+        return path
+
+
+class StopTraining(SIGTERMException):
+    """Raised at a step or epoch boundary after a stop signal, once ``last.ckpt`` is saved."""
+
+
+class LastCheckpoint(RunCheckpoint):
     """``last.ckpt`` every ``every_n_train_steps`` steps and at every epoch end, but never at
     an epoch's last batch: Lightning resumes a checkpoint taken there without running that
     epoch's validation and end-of-epoch hooks (its metrics row would be lost). A kill between
@@ -180,7 +222,29 @@ class LastCheckpoint(ModelCheckpoint):
     Lightning >= 2.6 saves ``last`` only after a top-k checkpoint of the same step, and this
     callback keeps no top-k checkpoints (``best.ckpt`` has its own callback): its hooks save
     ``last`` themselves, on ModelCheckpoint's schedule.
+
+    With a ``stop`` request it also ends training the way clusters stop jobs: from the start of
+    training it is the process's SIGTERM and SIGINT handler (in place of Lightning's, which
+    would stop in the middle of a validation), and after the next training step (or, at an
+    epoch's last step, after that epoch's validation and end-of-epoch hooks) it saves
+    ``last.ckpt`` and raises :class:`StopTraining`. Every rank of a distributed run stops at the
+    same step (the request is reduced over ranks at each boundary). Being a checkpoint
+    callback, it runs after every other callback of the step, so the checkpoint is the one a
+    scheduled step checkpoint would be: the resumed run repeats an uninterrupted one exactly.
     """
+
+    def __init__(self, *args: Any, stop: StopRequest | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop = stop
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Take SIGTERM and SIGINT over from Lightning; stop before the first step if a signal
+        came during setup."""
+        if self.stop is None:
+            return
+        self.stop.install()
+        if self._stop_agreed(trainer, pl_module):
+            raise StopTraining()
 
     def on_train_batch_end(
         self,
@@ -190,17 +254,26 @@ class LastCheckpoint(ModelCheckpoint):
         batch: object,
         batch_idx: int,
     ) -> None:
-        """Save on the step schedule, except at the epoch's last batch."""
+        """Save on the step schedule, except at the epoch's last batch; stop after saving when a
+        stop signal arrived."""
         if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             return
+        stopping = self._stop_agreed(trainer, pl_module)
         steps = self._every_n_train_steps
-        if steps >= 1 and trainer.global_step % steps == 0:
+        if stopping or (steps >= 1 and trainer.global_step % steps == 0):
             self._save_last(trainer)
+        if stopping:
+            raise StopTraining()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Save at the end of every epoch (when validation runs once per epoch)."""
-        if self._should_save_on_train_epoch_end(trainer):
+        """Save at the end of every epoch (when validation runs once per epoch); stop after
+        saving when a stop signal arrived."""
+        saves_here = self._should_save_on_train_epoch_end(trainer)
+        stopping = self._stop_agreed(trainer, pl_module)
+        if saves_here or stopping:
             self._save_last(trainer)
+        if stopping:
+            raise StopTraining()
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Save after validation when it runs at other times than once per epoch."""
@@ -211,10 +284,22 @@ class LastCheckpoint(ModelCheckpoint):
         if not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
+    def _stop_agreed(self, trainer: L.Trainer, pl_module: L.LightningModule) -> bool:
+        """Whether any rank received a stop signal (every rank calls this at the same points)."""
+        if self.stop is None:
+            return False
+        flag = self.stop.pending
+        if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
+            tensor = torch.tensor([float(flag)], device=pl_module.device)
+            dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+            flag = bool(tensor.item())
+        return flag
+
 
 class SigtermCheckpoint(L.Callback):
-    """On SIGTERM (preemption, ``scancel``, ``kill``) Lightning stops at the next batch
-    boundary; save ``last.ckpt`` there so ``--resume`` loses nothing."""
+    """When Lightning's own SIGTERM handling stops a run (a SIGTERM before training started,
+    or where :class:`LastCheckpoint` could not take the signals over), save ``last.ckpt`` at the
+    stop so ``--resume`` loses nothing; a :class:`StopTraining` stop has saved it already."""
 
     def __init__(self, last_checkpoint: Path) -> None:
         self.last_checkpoint = Path(last_checkpoint)
@@ -223,5 +308,5 @@ class SigtermCheckpoint(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
         """Save the last checkpoint when the exception is Lightning's SIGTERM stop."""
-        if isinstance(exception, SIGTERMException):
+        if isinstance(exception, SIGTERMException) and not isinstance(exception, StopTraining):
             trainer.save_checkpoint(self.last_checkpoint)

@@ -67,17 +67,28 @@ class ResumableLoader(DataLoader):
     """A DataLoader whose position in the epoch goes into Lightning checkpoints
     (``state_dict``/``load_state_dict``), so ``--resume`` continues mid-epoch with exactly the
     batches an uninterrupted run would see. ``batches_done`` is set by the training task after
-    each batch (the loader itself cannot tell prefetched batches from consumed ones)."""
+    each batch (the loader itself cannot tell prefetched batches from consumed ones).
+
+    A finished epoch is saved as the start of the next one, and ``epoch`` (the epoch the trainer
+    is about to run, see :func:`loader_start_epoch`) shuffles the first iterator as that epoch:
+    Lightning makes the iterator, whose workers draw their first indices at once, before it
+    sets the sampler's epoch, and does not restore the loader of an epoch-end checkpoint."""
 
     sampler: ResumableSampler
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, epoch: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batches_done = 0
+        if epoch:
+            self.sampler.set_epoch(epoch)
 
     def state_dict(self) -> dict[str, int]:
-        """Epoch and number of batches already trained in it."""
-        return {"epoch": int(self.sampler.epoch), "batches_done": int(self.batches_done)}
+        """Epoch and number of batches already trained in it (a complete epoch: the next
+        epoch, none trained)."""
+        epoch, done = int(self.sampler.epoch), int(self.batches_done)
+        if done >= len(self):
+            epoch, done = epoch + 1, 0
+        return {"epoch": epoch, "batches_done": done}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Skip the batches of ``state['epoch']`` that were already trained (and shuffle as in
@@ -88,6 +99,15 @@ class ResumableLoader(DataLoader):
         self.batches_done = int(state["batches_done"])
 
 
+def loader_start_epoch(trainer: L.Trainer | None) -> int:
+    """The epoch ``trainer`` starts (or resumes) training with: the one Lightning sets on the
+    samplers when the epoch begins (0 without a trainer)."""
+    if trainer is None:
+        return 0
+    current = trainer.fit_loop.epoch_progress.current  # typed as its base, with no .processed
+    return int(current.processed)  # type: ignore[attr-defined]
+
+
 def train_loader(
     config: Config,
     dataset: Any,
@@ -95,10 +115,12 @@ def train_loader(
     num_classes: int,
     shard: tuple[int, int],
     loader_options: dict[str, Any] | None = None,
+    epoch: int = 0,
 ) -> ResumableLoader:
     """The training loader of ``config``: full batches drawn by a seeded shuffle, or
     class-balanced over ``labels`` (``train.balanced_sampler``); sharded by ``shard``
-    ``(world_size, rank)``, resumable mid-epoch. ``loader_options`` go to the DataLoader."""
+    ``(world_size, rank)``, resumable mid-epoch; its first iterator draws ``epoch``'s order
+    (:func:`loader_start_epoch`). ``loader_options`` go to the DataLoader."""
     options: dict[str, Any] = {
         "num_replicas": shard[0],
         "rank": shard[1],
@@ -116,6 +138,7 @@ def train_loader(
         batch_size=config.train.batch_size,
         sampler=sampler,
         drop_last=True,
+        epoch=epoch,
         **(loader_options or {}),
     )
 
@@ -225,8 +248,16 @@ class VideoDataModule(L.LightningDataModule):
             repeated=cfg.data.repeated_augmentation,
             **common,
         )
-        # an unreadable validation video is left out (as evaluate does), never replaced
-        eval_common = {**common, "num_clips": cfg.eval.val_clips, "leave_out_bad": True}
+        # validation scores videos the way evaluate does (same clips, crops and sampling
+        # mode, softmax averaged per video); an unreadable one is left out, never replaced
+        clips, crops = cfg.eval.validation_views()
+        eval_common = {
+            **common,
+            "num_clips": clips,
+            "crops": crops,
+            "eval_mode": cfg.eval.mode,
+            "leave_out_bad": True,
+        }
         self.val_set = VideoClipDataset(self.val_records, mode="eval", **eval_common)
         self.clean_train_set = None
         subset = self.clean_train_subset()
@@ -281,6 +312,7 @@ class VideoDataModule(L.LightningDataModule):
             len(self.prepare_records()),
             shard,
             self._loader_options(),
+            epoch=loader_start_epoch(self.trainer),
         )
 
     def val_dataloader(self) -> list[DataLoader]:

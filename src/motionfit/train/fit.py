@@ -6,6 +6,8 @@ resumes ``fit``; exports the best weights as ``model.safetensors``; scores the t
 
 from __future__ import annotations
 
+import os
+import signal
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,14 +28,17 @@ from motionfit.models.build import build_model_from_config
 from motionfit.models.lora import merge_lora_file
 from motionfit.models.registry import get_spec
 from motionfit.models.weights import report_load
+from motionfit.output_dir import releases_output_locks
 from motionfit.run import RunPaths
 from motionfit.run_start import is_rank_zero, open_run, start_run
+from motionfit.stopping import Interrupted, StopRequest
 from motionfit.train.callbacks import (
     CLASSIFICATION_METRICS,
     AtomicCheckpointIO,
     EpochMetricsWriter,
     EpochPositionRecorder,
     LastCheckpoint,
+    RunCheckpoint,
     SigtermCheckpoint,
 )
 from motionfit.train.datamodule import VideoDataModule
@@ -44,10 +49,9 @@ from motionfit.train.task import TrainingDivergedError, VideoClassificationTask
 from motionfit.train.timing import DataWaitTimer
 
 
-class RunInterrupted(RunError):
-    """The run stopped on SIGTERM after saving ``last.ckpt`` (exit 143, as the signal's default)."""
-
-    exit_code = 143
+class RunInterrupted(Interrupted):
+    """The run stopped on SIGTERM or SIGINT after saving ``last.ckpt`` (exit 143 or 130, as the
+    signal's default)."""
 
 
 @dataclass
@@ -76,6 +80,7 @@ class TrainResult:
         )
 
 
+@releases_output_locks  # the run folder's lock ends with the call
 def train(
     config: Config,
     out: str | Path,
@@ -103,7 +108,7 @@ def train(
     labels = datamodule.prepare_records()  # bad data or settings fail before anything is written
     config = datamodule.config  # with the frame rate strides are counted at (stride_fps)
     model = build_model_from_config(
-        config, len(labels), pretrained=_initial_weights(config, init_from)
+        config, len(labels), _initial_weights(config, init_from), class_names=labels.names
     )
     adapted = adapt_for_training(model, config.model)  # model.freeze, model.lora
     apply_speed_switches(model, get_spec(config.model.name).family, config.train)
@@ -125,9 +130,32 @@ def train(
         export_weights(best, run.model)
         if adapted.lora is not None:
             merge_lora_file(adapted.lora, run.model)  # plain weights: loads without PEFT
+        if config.eval.validation_is_cheaper():
+            score_validation_as_evaluate(run, config, echo=progress)
         if config.data.test:
             test_metrics = evaluate_test_set(run, config.data.test)
     return TrainResult.of(trainer, run, config.train.monitor, test_metrics)
+
+
+def score_validation_as_evaluate(run: RunPaths, config: Config, echo: bool = True) -> dict:
+    """Score the validation videos with the best weights the way ``evaluate`` does (all of
+    ``eval.clips`` x ``eval.crops``) into ``RUN_DIR/eval_val/metrics.json``, and say how that
+    differs from the cheaper validation that picked the checkpoint; returns the metrics."""
+    from motionfit.evaluation.evaluate import val_eval_dir
+
+    source = config.data.val or str(run.split_dir / "val.txt")
+    metrics = evaluate_test_set(run, source, out_dir=val_eval_dir(run))
+    if echo:
+        clips, crops = config.eval.validation_views()
+        Console(stderr=True).print(
+            f"validation scored {clips} clip(s) x {crops} crop(s) per video; evaluate scores "
+            f"{config.eval.clips} x {config.eval.crops}: the best checkpoint gets "
+            f"{metrics['top1']:.1%} top-1 on the validation videos that way "
+            f"({val_eval_dir(run) / 'metrics.json'})",
+            markup=False,
+            highlight=False,
+        )
+    return metrics
 
 
 def check_monitor(monitor: str, logged: Iterable[str], task: str) -> None:
@@ -176,10 +204,17 @@ def fit_or_interrupt(
     resume: bool,
     command: str,
 ) -> None:
-    """``trainer.fit`` (from ``last.ckpt`` when resuming); a SIGTERM stop becomes
-    :class:`RunInterrupted` telling how to continue with ``motionfit COMMAND --resume``."""
+    """``trainer.fit`` (from ``last.ckpt`` when resuming) with SIGTERM and SIGINT caught: the
+    run stops at the next step with ``last.ckpt`` saved there (see
+    :class:`~motionfit.train.callbacks.LastCheckpoint`) and :class:`RunInterrupted` tells how to
+    continue with ``motionfit COMMAND --resume`` (exit 143, or 130 for SIGINT). A signal that
+    arrives once training has ended stops the command there too (before the export)."""
+    stop = _stop_request(trainer)
     try:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=run.last_checkpoint if resume else None)
+        with stop.installed():
+            trainer.fit(
+                task, datamodule=datamodule, ckpt_path=run.last_checkpoint if resume else None
+            )
     except TrainingDivergedError as exc:
         kept = (
             f"its last good checkpoint {run.last_checkpoint} is kept"
@@ -188,10 +223,32 @@ def fit_or_interrupt(
         )
         raise TrainingDivergedError(f"{exc}; {kept}") from exc
     except SIGTERMException as exc:
-        raise RunInterrupted(
-            f"stopped by SIGTERM at step {trainer.global_step}; {run.last_checkpoint} saved. "
-            f"Continue with: motionfit {command} --resume {run.root}"
-        ) from exc
+        stop.signum = stop.signum or signal.SIGTERM
+        raise _interrupted(stop, trainer, run, command) from exc
+    if stop.pending:
+        raise _interrupted(stop, trainer, run, command)
+
+
+def _stop_request(trainer: L.Trainer) -> StopRequest:
+    """The stop request ``trainer``'s :class:`LastCheckpoint` acts on (a new one if none)."""
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]  # Lightning's property
+        if isinstance(callback, LastCheckpoint) and callback.stop is not None:
+            return callback.stop
+    return StopRequest()
+
+
+def _interrupted(stop: StopRequest, trainer: L.Trainer, run: RunPaths, command: str) -> Interrupted:
+    if not run.last_checkpoint.is_file():
+        return RunInterrupted(
+            f"stopped by {stop.name} before the first checkpoint; nothing to keep. Start it "
+            f"again with the same command",
+            stop.signum or signal.SIGTERM,
+        )
+    return RunInterrupted(
+        f"stopped by {stop.name} at step {trainer.global_step}; {run.last_checkpoint} saved. "
+        f"Continue with: motionfit {command} --resume {run.root}",
+        stop.signum or signal.SIGTERM,
+    )
 
 
 def build_trainer(
@@ -204,8 +261,9 @@ def build_trainer(
     """The Lightning Trainer of a run: devices, precision, callbacks, logger, atomic IO.
     ``metrics`` are the ``metrics.csv`` columns (column -> logged metric)."""
     cfg = config.train
+    check_cluster(cfg.num_nodes)
     mode = "min" if "loss" in cfg.monitor else "max"
-    best = ModelCheckpoint(
+    best = RunCheckpoint(
         dirpath=run.checkpoints,
         filename="best",
         monitor=cfg.monitor,
@@ -220,6 +278,7 @@ def build_trainer(
         save_last=True,
         every_n_train_steps=cfg.checkpoint_every_n_steps or None,
         enable_version_counter=False,
+        stop=StopRequest(),  # SIGTERM/SIGINT: stop at the next step with a checkpoint
     )
     callbacks: list[L.Callback] = [
         EpochMetricsWriter(run.metrics, run.curves if config.output.plots else None, metrics),
@@ -280,11 +339,61 @@ def build_trainer(
         ) from exc
 
 
+def check_cluster(num_nodes: int) -> None:
+    """:class:`ConfigError` when ``train.num_nodes`` > 1 but this process was not started by a
+    multi-node launcher on that many nodes (SLURM's ``srun``, ``torchrun``, MPI, LSF, or
+    ``MASTER_ADDR`` with ``NODE_RANK``, which Kubeflow also sets): the run would wait forever for
+    nodes that never come."""
+    if num_nodes <= 1:
+        return
+    from lightning.fabric.plugins.environments import (
+        LSFEnvironment,
+        MPIEnvironment,
+        SLURMEnvironment,
+        TorchElasticEnvironment,
+    )
+
+    env = os.environ
+    if SLURMEnvironment.detect():
+        nodes = int(env.get("SLURM_NNODES", env.get("SLURM_JOB_NUM_NODES", "1")) or 1)
+        if nodes >= num_nodes:
+            return
+        raise ConfigError(
+            f"config key 'train.num_nodes'={num_nodes}: this SLURM job has {nodes} node(s); "
+            f"submit it with sbatch --nodes={num_nodes} (and srun)"
+        )
+    if TorchElasticEnvironment.detect():
+        nodes = int(env.get("WORLD_SIZE", "1")) // max(1, int(env.get("LOCAL_WORLD_SIZE", "1")))
+        if nodes >= num_nodes:
+            return
+        raise ConfigError(
+            f"config key 'train.num_nodes'={num_nodes}: torchrun started {nodes} node(s); "
+            f"pass torchrun --nnodes={num_nodes}"
+        )
+    launched = (
+        MPIEnvironment.detect()
+        or LSFEnvironment.detect()
+        or ("MASTER_ADDR" in env and "NODE_RANK" in env)  # Lightning's general cluster setup
+    )
+    if not launched:
+        raise ConfigError(
+            f"config key 'train.num_nodes'={num_nodes}: this process was not started on "
+            f"{num_nodes} nodes (no srun, torchrun --nnodes, MPI or MASTER_ADDR/NODE_RANK "
+            "environment), so it would wait forever for the others; launch it on every node "
+            "or set train.num_nodes=1"
+        )
+
+
 def export_weights(checkpoint: Path, out: Path) -> Path:
     """Write the model weights of a Lightning checkpoint (EMA weights when EMA was on) as a
     safetensors file with the task model's own keys (a ``VideoClassifier``'s, or
-    ``VideoMAEForPreTraining``'s for a pretraining run)."""
+    ``VideoMAEForPreTraining``'s for a pretraining run). The class names of the run's
+    ``labels.txt`` beside ``out`` (a pretraining run has none) go into the file's metadata, so
+    that its head transfers by class name."""
     from safetensors.torch import save
+
+    from motionfit.data.records import LabelMap
+    from motionfit.models.weights import class_metadata
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     weights = {
@@ -292,7 +401,9 @@ def export_weights(checkpoint: Path, out: Path) -> Path:
         for key, value in state.items()
         if key.startswith("model.")
     }
-    return atomic_write_bytes(out, save(weights))
+    labels = RunPaths(out.parent).labels
+    metadata = class_metadata(LabelMap.load(labels).names) if labels.is_file() else None
+    return atomic_write_bytes(out, save(weights, metadata))
 
 
 def _initial_weights(config: Config, init_from: str | Path | None) -> str | None:

@@ -43,6 +43,11 @@ class DataWaitTimer(L.Callback):
         total = self.wait + self.compute
         return self.wait / total if total > 0 else 0.0
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Start the clocks: a run resumed mid-epoch gets no ``on_train_epoch_start`` for the
+        epoch it continues (it would count the time since the process started as waiting)."""
+        self.on_train_epoch_start(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Start the epoch's clocks."""
         self.wait = self.compute = 0.0
