@@ -20,6 +20,7 @@ from motionfit.data.records import read_records
 from motionfit.data.synthetic import make_dataset
 from motionfit.data.transforms import VideoNormalize
 from motionfit.models.build import build_model
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.head import HeadSpec
 from motionfit.run import RunPaths
 
@@ -42,7 +43,7 @@ def make_videos(
 def tiny_config(data_dir: Path, model: str = "motioncnn_tiny", extra: list[str] = ()) -> Config:
     """The demo recipe shrunk to 8-frame clips at the model's tiny size, 2 eval clips."""
     size = MODEL_SIZES[model]
-    return load_config(
+    config = load_config(
         "demo",
         [
             f"model.name={model}",
@@ -57,6 +58,7 @@ def tiny_config(data_dir: Path, model: str = "motioncnn_tiny", extra: list[str] 
             *extra,
         ],
     )
+    return resolve_model_defaults(config)  # as a run resolves it
 
 
 def make_run(

@@ -24,6 +24,7 @@ from motionfit.config import load_config
 from motionfit.data.records import read_records
 from motionfit.data.synthetic import make_dataset
 from motionfit.errors import ConfigError
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.run import read_metrics
 
 FAST = [
@@ -52,7 +53,7 @@ def videos(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_builtin_variants_switch_one_thing_at_a_time():
-    base = load_config("demo")
+    base = resolve_model_defaults(load_config("demo"))
     assert [v.name for v in builtin_variants()] == [
         "none", "temporal", "spatial", "temporal+spatial", "temporal+spatial+ls+mixup",
         "temporal+spatial+ls+mixup+debias",

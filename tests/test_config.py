@@ -215,17 +215,39 @@ def test_cli_version_and_help(capsys):
         assert main(argv) == 0
 
 
+def resolved(name_or_path=None, overrides=None):
+    """A config as a run resolves it: loaded, then the model's defaults filled in."""
+    from motionfit.models.data_config import resolve_model_defaults
+
+    return resolve_model_defaults(load_config(name_or_path, overrides))
+
+
+def test_loading_and_validating_every_recipe_imports_no_torch():
+    code = (
+        "import sys\n"
+        "from motionfit.config import list_recipes, load_config\n"
+        "configs = [load_config(name) for name in list_recipes()]\n"
+        "assert configs and configs[0].augment.mean is None  # the model decides, later\n"
+        "heavy = sorted(m for m in ('torch', 'torchvision', 'transformers', 'lightning', "
+        "'motionfit.models', 'motionfit.data') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_normalization_follows_the_model_unless_set():
     from motionfit.models.registry import get_spec
 
     for name in ("swin3d_t", "videoprism_b", "timesformer_b"):
-        config = load_config(None, [f"model.name={name}"])
+        config = resolved(None, [f"model.name={name}"])
         spec = get_spec(name)
         assert (config.augment.mean, config.augment.std) == (spec.mean, spec.std)
-    swapped = load_config(None, ["model.name=videoprism_b"])
-    assert swapped.augment.mean != load_config(None).augment.mean
-    chosen = load_config(None, ["model.name=videoprism_b", "augment.mean=[0.5,0.5,0.5]"])
+    swapped = resolved(None, ["model.name=videoprism_b"])
+    assert swapped.augment.mean != resolved(None).augment.mean
+    chosen = resolved(None, ["model.name=videoprism_b", "augment.mean=[0.5,0.5,0.5]"])
     assert chosen.augment.mean == (0.5, 0.5, 0.5)
+    with pytest.raises(ConfigError, match=r"augment\.mean"):  # unresolved: loud, not a guess
+        load_config(None).augment.normalization()
 
 
 def test_cli_config_show_says_where_normalization_comes_from(capsys):
@@ -240,17 +262,17 @@ def test_recipes_take_the_model_s_normalization_unless_they_set_their_own(tmp_pa
 
     swin = get_spec("swin3d_t")
     # the issue's trap: MViT's recipe with Swin's weights now normalizes as Swin
-    config = load_config("mvit_v2_s", ["model.name=swin3d_t"])
+    config = resolved("mvit_v2_s", ["model.name=swin3d_t"])
     assert (config.augment.mean, config.augment.std) == (swin.mean, swin.std)
-    assert load_config("mvit_v2_s").augment.mean == get_spec("mvit_v2_s").mean
+    assert resolved("mvit_v2_s").augment.mean == get_spec("mvit_v2_s").mean
     # a config that sets values on purpose keeps them; null asks for the model's again
     own = tmp_path / "own.yaml"
     own.write_text(
         "extends: mvit_v2_s\naugment:\n  mean: [0.5, 0.5, 0.5]\n  std: [0.5, 0.5, 0.5]\n"
     )
-    kept = load_config(own, ["model.name=swin3d_t"])
+    kept = resolved(own, ["model.name=swin3d_t"])
     assert kept.augment.mean == (0.5, 0.5, 0.5) and kept.augment.std == (0.5, 0.5, 0.5)
-    reset = load_config(own, ["model.name=swin3d_t", "augment.mean=null", "augment.std=null"])
+    reset = resolved(own, ["model.name=swin3d_t", "augment.mean=null", "augment.std=null"])
     assert (reset.augment.mean, reset.augment.std) == (swin.mean, swin.std)
 
 
@@ -258,16 +280,16 @@ def test_recipes_take_the_model_s_normalization_unless_they_set_their_own(tmp_pa
 def test_swapping_in_an_appearance_capable_model_turns_debiasing_on(model):
     from motionfit.data.debias import DebiasAugment
 
-    demo = load_config("demo")
+    demo = resolved("demo")
     assert (demo.augment.still_mix, demo.augment.foreground_paste) == (0.0, 0.0)
     assert not DebiasAugment.from_config(demo.augment).enabled  # motion-only CNN: nothing to do
-    swapped = load_config("demo", [f"model.name={model}"])
+    swapped = resolved("demo", [f"model.name={model}"])
     assert (swapped.augment.still_mix, swapped.augment.foreground_paste) == (0.5, 0.5)
     assert DebiasAugment.from_config(swapped.augment).enabled
     # a value set on purpose stays, for either kind of model; a saved run config keeps its own
-    off = load_config("demo", [f"model.name={model}", "augment.still_mix=0"])
+    off = resolved("demo", [f"model.name={model}", "augment.still_mix=0"])
     assert (off.augment.still_mix, off.augment.foreground_paste) == (0.0, 0.5)
-    on = load_config("demo", ["augment.foreground_paste=0.3"])
+    on = resolved("demo", ["augment.foreground_paste=0.3"])
     assert (on.augment.still_mix, on.augment.foreground_paste) == (0.0, 0.3)
 
 

@@ -31,7 +31,7 @@ from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import ConfigError, DataError, VideoDecodeError
 
 SAMPLING = SamplingConfig(num_frames=4, stride=2, jitter_prob=0.5, jitter_max=1)
-AUGMENT = AugmentConfig(crop_size=32, short_side=36, hflip=0.5)
+AUGMENT = AugmentConfig(crop_size=32, short_side=36, hflip=0.5, mean=(0.45,) * 3, std=(0.225,) * 3)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from run_fixtures import make_videos, run_cli, tiny_config
 
 from motionfit.data.dataset import VideoClipDataset, collate_clips
 from motionfit.data.debias import DEBIAS_KINDS, DebiasAugment, moving_region
-from motionfit.data.guard import allowed_augmentations, check_augmentations
+from motionfit.data.guard import check_augmentations
 from motionfit.data.records import read_records
 from motionfit.models.build import build_model
 from motionfit.train.task import VideoClassificationTask
@@ -140,9 +140,6 @@ def test_guard_allows_the_debiasing_augmentations(batch: dict) -> None:
         update={"static_blend": 0.5, "still_mix": 0.5, "foreground_paste": 0.5, "strict": True}
     )
     assert check_augmentations(cfg) == []
-    assert [f.key for f in allowed_augmentations(cfg)] == [
-        "augment.static_blend", "augment.still_mix", "augment.foreground_paste"
-    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,9 @@ def batch(real_videos) -> torch.Tensor:
                 if len(frames) == 4:
                     break
         clips.append(transform(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2))[0])
-    return VideoNormalize.from_config(AugmentConfig())(torch.stack(clips))
+    return VideoNormalize.from_config(AugmentConfig(mean=(0.45,) * 3, std=(0.225,) * 3))(
+        torch.stack(clips)
+    )
 
 
 def _labels(size: int) -> torch.Tensor:

@@ -27,6 +27,7 @@ from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding
 from motionfit.config import load_config
 from motionfit.errors import ModelError
 from motionfit.models import hf_checkpoint
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.head import HeadSpec
 from motionfit.models.hf_checkpoint import load_hf_pretrained
 from motionfit.models.hf_common import ViTSize
@@ -531,7 +532,7 @@ def test_mismatched_checkpoints_are_model_errors(tmp_path):
      ("timesformer", "timesformer_b", 1.0)],
 )  # fmt: skip
 def test_recipes_validate_and_match_their_model(recipe, model_name, layer_decay):
-    config = load_config(recipe)
+    config = resolve_model_defaults(load_config(recipe))
     spec = get_spec(config.model.name)
     assert config.model.name == model_name and spec.recipe == recipe
     assert config.sampling.num_frames == spec.default_frames

@@ -20,6 +20,7 @@ from torchvision.models.video import SwinTransformer3d
 from motionfit.config import load_config
 from motionfit.errors import ModelError
 from motionfit.models.build import build_model
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.head import HeadSpec
 from motionfit.models.posembed import resize_flat_grid, resize_grid, resize_table
 from motionfit.models.registry import get_spec, list_specs
@@ -481,7 +482,7 @@ def test_no_weight_decay_covers_norms_biases_tables_and_embeddings() -> None:
 
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_recipes_validate_and_fit_their_model(recipe: str) -> None:
-    config = load_config(recipe)
+    config = resolve_model_defaults(load_config(recipe))
     spec = get_spec(config.model.name)
     assert config.model.name == recipe
     assert config.sampling.num_frames % spec.frame_multiple == 0

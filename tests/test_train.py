@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 from motionfit.config import load_config
 from motionfit.data.synthetic import make_dataset
 from motionfit.errors import RunError
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.run import load_run, read_metrics
 from motionfit.train.fit import train
 
@@ -43,7 +44,8 @@ def videos(tmp_path_factory) -> Path:
 
 
 def _config(videos: Path, *overrides: str):
-    return load_config("demo", [f"data.source={videos}", *FAST, *overrides])
+    """The demo recipe on ``videos``, shrunk, resolved for its model as a run resolves it."""
+    return resolve_model_defaults(load_config("demo", [f"data.source={videos}", *FAST, *overrides]))
 
 
 def _env() -> dict[str, str]:

@@ -30,6 +30,7 @@ from motionfit.data.transforms import (
 from motionfit.errors import ConfigError
 
 SMALL = dict(crop_size=32, short_side=40)
+KINETICS = dict(mean=(0.45,) * 3, std=(0.225,) * 3)  # what a run resolves for the CNNs
 
 
 def _decode(path: Path, num_frames: int, short_side: int | None = None) -> torch.Tensor:
@@ -73,6 +74,7 @@ def _is_channels_last(clip: torch.Tensor) -> bool:
 def _all_on() -> AugmentConfig:
     return AugmentConfig(
         **SMALL,
+        **KINETICS,
         scale=(0.3, 1.0),
         color_jitter=1.0,
         grayscale=0.3,
@@ -195,7 +197,7 @@ def test_native_frames_give_crops_relative_to_the_frame(ucf_like_clip):
 
 
 def test_random_erasing_paints_the_mean_colour_in_every_frame():
-    cfg = AugmentConfig(**SMALL, random_erasing=1.0, hflip=0.0)  # mean 0.45: grey level 115
+    cfg = AugmentConfig(**SMALL, **KINETICS, random_erasing=1.0, hflip=0.0)  # grey level 115
     flat = torch.full((4, 3, 50, 60), 200, dtype=torch.uint8)
     normalize = VideoNormalize.from_config(cfg)
     erased_any = False

@@ -15,6 +15,7 @@ from motionfit.config import load_config
 from motionfit.errors import ModelError
 from motionfit.export import export_run
 from motionfit.models.build import build_model
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.head import HeadSpec
 from motionfit.models.registry import get_spec
 from motionfit.run import load_run
@@ -134,7 +135,7 @@ def test_tiny_run_trains_loads_and_exports_offline(name: str, tmp_path: Path):
 
 @pytest.mark.parametrize("recipe", ["vjepa2_l", "videoprism_b"])
 def test_recipes_validate_and_describe_a_frozen_probe(recipe: str):
-    config = load_config(recipe)
+    config = resolve_model_defaults(load_config(recipe))
     assert config.model.name == recipe and get_spec(recipe).recipe == recipe
     assert (config.model.freeze, config.model.head) == ("backbone", "attentive")
     assert config.augment.mean == tuple(get_spec(recipe).mean)

@@ -55,6 +55,7 @@ from motionfit.errors import ConfigError, RunError
 from motionfit.evaluation import eval_dir
 from motionfit.evaluation.evaluate import METRICS_JSON, VAL_EVAL_DIR
 from motionfit.evaluation.plots import png_bytes
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.report import summarize_run
 from motionfit.run import RunPaths
 from motionfit.stopping import StopRequest
@@ -231,7 +232,7 @@ def variant_config(base: Config, variant: Variant, seed: int) -> Config:
     raw = base.model_dump(mode="json")
     for item in (*variant.overrides, f"train.seed={seed}"):
         raw = apply_override(raw, item)
-    return validate_config(raw, f"variant '{variant.name}'")
+    return resolve_model_defaults(validate_config(raw, f"variant '{variant.name}'"))
 
 
 def run_ablation(

@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from motionfit.config import Config, dump_config
+from motionfit.data.dataset import resolve_decoder
 from motionfit.resources import check_training_memory
 from motionfit.run import RunPaths, RunStart, check_run_dir, claim_run_dir, data_inputs
 
@@ -46,9 +47,11 @@ def open_run(
     """The run directory ``out`` of a ``kind`` run (``train``, ``pretrain``) and how it starts,
     checked by :func:`~motionfit.run.check_run_dir` against the run's ``inputs`` (default: its
     data), with the folder's lock taken; seeds torch with ``train.seed``, so that every rank
-    initializes the model alike. A batch this machine cannot hold is a ConfigError
-    (:func:`~motionfit.resources.check_training_memory`). Writes nothing."""
+    initializes the model alike. A batch this machine cannot hold
+    (:func:`~motionfit.resources.check_training_memory`) or a ``data.decoder`` it cannot use is
+    a ConfigError. Writes nothing."""
     check_training_memory(config)
+    resolve_decoder(config.data.decoder)  # an unknown or unusable data.decoder fails here
     run = RunPaths(Path(out))
     checked = data_inputs(config) if inputs is None else inputs
     start = check_run_dir(run, kind, resume=resume, force=force, inputs=checked)

@@ -51,64 +51,6 @@ QUIET_OPTION = typer.Option(
 )
 
 
-def check_config_file(name_or_path: str | Path | None, option: str = "--config") -> None:
-    """:class:`ConfigError` (one line) for a ``--config`` file that is a folder, unreadable, not
-    UTF-8 text, or gives one key twice (YAML keeps the last silently); a recipe name passes.
-    Files it ``extends`` are checked the same way."""
-    seen: set[Path] = set()
-    while name_or_path is not None:
-        path = Path(name_or_path)
-        if not path.exists() or path.resolve() in seen:
-            return  # a recipe name (or a missing file: load_config names it), or a cycle
-        seen.add(path.resolve())
-        if path.is_dir():
-            raise ConfigError(f"{option} {path} is a folder; {option} takes a YAML file")
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{option} {path}: cannot read it ({exc.strerror})") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{option} {path}: not UTF-8 text (byte {exc.start}); a config is a YAML file"
-            ) from exc
-        parent = _duplicate_free_yaml(text, path, option)
-        if not isinstance(parent, str):
-            return
-        if not Path(parent).is_absolute() and (path.parent / parent).exists():
-            parent = str(path.parent / parent)
-        name_or_path, option = parent, f"{path}: extends"
-
-
-def _duplicate_free_yaml(text: str, path: Path, option: str) -> object:
-    """The ``extends`` value of the YAML ``text``; :class:`ConfigError` naming a key given
-    twice in one mapping. Invalid YAML is left to the config loader to report."""
-    import yaml
-
-    # Hand-written: PyYAML has no duplicate-key check; this loader adds it to SafeLoader.
-    class _Loader(yaml.SafeLoader):
-        pass
-
-    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
-        keys: set[object] = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node)
-            if isinstance(key, str | int | float | bool) and key in keys:
-                line = key_node.start_mark.line + 1
-                raise ConfigError(
-                    f"{option} {path}: line {line}: key '{key}' is given twice (which one "
-                    "counts is not what you meant; keep one)"
-                )
-            keys.add(key)
-        return loader.construct_mapping(node)
-
-    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no Python objects
-    except yaml.YAMLError:
-        return None
-    return data.get("extends") if isinstance(data, dict) else None
-
-
 def load_with_data(
     config: str | None, overrides: list[str] | None, data: Mapping[str, str | None]
 ) -> Config:
@@ -116,7 +58,6 @@ def load_with_data(
     (``data`` maps a config key such as ``data.source`` to the option's value)."""
     from motionfit.config import load_config
 
-    check_config_file(config)
     sets = [f"{key}={value}" for key, value in data.items() if value]
     return load_config(config, [*(overrides or []), *sets])
 
@@ -150,7 +91,6 @@ def run_config(
             raise RunError(
                 f"--resume {resume}: nothing to resume (no {RunPaths(resume).config.name})"
             )
-        check_config_file(RunPaths(resume).config, "--resume")
         return load_config(RunPaths(resume).config, overrides), resume
     if out is None:
         raise ConfigError("missing --out RUN_DIR (where the run is written)")

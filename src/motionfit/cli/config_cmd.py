@@ -7,7 +7,7 @@ import yaml
 from pydantic import BaseModel
 from rich.table import Table
 
-from motionfit.cli.common import SET_OPTION, check_config_file, console
+from motionfit.cli.common import SET_OPTION, console
 from motionfit.config import Config, list_recipes, load_config
 
 config_app = typer.Typer(help="List, show and validate experiment configs.", no_args_is_help=True)
@@ -31,8 +31,9 @@ def config_show(
     ),
 ) -> None:
     """Print the fully resolved YAML of a recipe or file, with overrides applied."""
-    check_config_file(name, "config show")
-    config = load_config(name, overrides)
+    from motionfit.models.data_config import resolve_model_defaults
+
+    config = resolve_model_defaults(load_config(name, overrides))
     text = described_yaml(config) if describe else config.to_yaml()
     typer.echo(_note_model_values(text, config), nl=False)
 
@@ -90,7 +91,6 @@ def _first_line(doc: str | None) -> str:
 @config_app.command("validate")
 def config_validate(path: str = typer.Argument(..., help="YAML config file.")) -> None:
     """Check a config file; exit 2 with the offending key if it is invalid."""
-    check_config_file(path, "config validate")
     load_config(path)
     typer.echo(f"{path}: ok")
 

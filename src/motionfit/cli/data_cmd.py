@@ -12,7 +12,6 @@ from motionfit.cli.common import (
     FORCE_OPTION,
     QUIET_OPTION,
     SET_OPTION,
-    check_config_file,
     console,
 )
 from motionfit.errors import DataError
@@ -171,11 +170,11 @@ def preview(
     """A grid of augmented samples of one video (rows) by frame (columns)."""
     from motionfit.config import load_config
     from motionfit.data.preview import pick_partner, pick_video, preview_grid
+    from motionfit.models.data_config import resolve_model_defaults
     from motionfit.output_dir import check_output_file
 
     check_output_file(out, force=force, inputs=[source])
-    check_config_file(config)
-    cfg = load_config(config, overrides)
+    cfg = resolve_model_defaults(load_config(config, overrides))
     video = pick_video(source, index, cfg.data.format)
     partner = pick_partner(source, index, cfg.data.format)
     path = preview_grid(video, cfg, out, rows=rows, seed=seed, partner=partner)

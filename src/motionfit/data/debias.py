@@ -97,11 +97,11 @@ class DebiasAugment:
         """The augmentations of ``augment.*`` (all off when ``augment.enabled`` is false)."""
         scale = 1.0 if cfg.enabled else 0.0
         return cls(
-            static_blend=cfg.static_blend * scale,
+            static_blend=cfg.debias_probability("static_blend") * scale,
             static_blend_strength=cfg.static_blend_strength,
-            still_mix=cfg.still_mix * scale,
+            still_mix=cfg.debias_probability("still_mix") * scale,
             still_mix_strength=cfg.still_mix_strength,
-            foreground_paste=cfg.foreground_paste * scale,
+            foreground_paste=cfg.debias_probability("foreground_paste") * scale,
             foreground_paste_strength=cfg.foreground_paste_strength,
         )
 

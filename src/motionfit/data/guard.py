@@ -76,28 +76,6 @@ def check_augmentations(cfg: AugmentConfig) -> list[GuardFinding]:
     return [GuardFinding(key, reason) for flagged, key, reason in checks if flagged]
 
 
-ALLOWED = {
-    "augment.static_blend": "blends one frame of the clip into all of its frames: the motion "
-    "is untouched and every frame gets the same still content (Background Erasing)",
-    "augment.still_mix": "blends one still frame of another video into all frames: it adds "
-    "appearance that does not follow the label and no motion (StillMix)",
-    "augment.foreground_paste": "keeps the clip's moving region in every frame and changes "
-    "only the still background behind it (FAME)",
-}
-"""Augmentations that alter every frame but are known not to hurt motion: the guard lets them
-pass, with the reason (they are the debiasing augmentations of :mod:`motionfit.data.debias`)."""
-
-
-def allowed_augmentations(cfg: AugmentConfig) -> list[GuardFinding]:
-    """The debiasing augmentations that ``cfg`` turns on, each with why the guard allows it."""
-    probabilities = {
-        "augment.static_blend": cfg.static_blend,
-        "augment.still_mix": cfg.still_mix,
-        "augment.foreground_paste": cfg.foreground_paste,
-    }
-    return [GuardFinding(key, ALLOWED[key]) for key, p in probabilities.items() if p > 0]
-
-
 def enforce_guard(cfg: AugmentConfig) -> list[GuardFinding]:
     """Warn (:class:`AugmentationWarning`) once per guarded augmentation in ``cfg``; with
     ``cfg.strict`` raise :class:`~motionfit.errors.ConfigError` for the first one instead."""

@@ -108,7 +108,7 @@ def _debias_rows(
     """One (label, uint8 clip) row per debiasing augmentation on in ``config``, each applied
     (with probability 1) to ``clip`` with ``partner``'s eval view as the other video."""
     cfg = config.augment
-    if not any(getattr(cfg, kind) > 0 for kind in DEBIAS_KINDS):
+    if not any(cfg.debias_probability(kind) > 0 for kind in DEBIAS_KINDS):
         return []
     meta = probe(partner, config.sampling.frames_fps)
     short_side = decode_short_side(meta.width, meta.height, cfg.resolved_short_side())
@@ -117,13 +117,14 @@ def _debias_rows(
     batch = torch.stack([clip, other]).float()
     rows = []
     for kind in DEBIAS_KINDS:
-        if getattr(cfg, kind) <= 0:
+        if cfg.debias_probability(kind) <= 0:
             continue
         settings = {kind: 1.0, f"{kind}_strength": getattr(cfg, f"{kind}_strength")}
         augmented = DebiasAugment(**settings)(batch, [(seed, 0, 0, 0), (seed, 0, 1, 0)])
         image = augmented.videos[0].round().clamp(0, 255).to(torch.uint8)
         low, high = settings[f"{kind}_strength"]
-        rows.append((f"{kind} (p={getattr(cfg, kind):g}, strength {low:g}-{high:g})", image))
+        probability = cfg.debias_probability(kind)
+        rows.append((f"{kind} (p={probability:g}, strength {low:g}-{high:g})", image))
     return rows
 
 

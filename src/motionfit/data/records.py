@@ -158,7 +158,10 @@ def read_records(
     )
 
     if format not in format_names():
-        raise DataError(f"unknown dataset format {format!r} (one of: {', '.join(format_names())})")
+        raise DataError(
+            f"config key 'data.format' (--format): unknown dataset format {format!r} (one of: "
+            f"{', '.join(format_names())})"
+        )
     path, selector = split_selector(str(source))
     if not path.exists():
         raise DataError(f"dataset source not found: {path}")

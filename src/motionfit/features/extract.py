@@ -30,6 +30,7 @@ from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import ConfigError, DataError, ModelError
 from motionfit.features.cache import CONFIG_FILE, META_FILE, CacheRow, FeatureCache
 from motionfit.models.build import build_model_from_config
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.hf_common import TokenPoolingClassifier
 from motionfit.models.registry import get_spec
 from motionfit.models.weights import report_load
@@ -64,7 +65,8 @@ def features_config(
             raise DataError(
                 f"{path}: not a finished run directory (no config.yaml/model.safetensors)"
             )
-        return load_config(run.config, [*sets, *(overrides or [])]), str(run.model)
+        config = load_config(run.config, [*sets, *(overrides or [])])
+        return resolve_model_defaults(config), str(run.model)
     spec = get_spec(run_or_model)
     recipe = load_config(spec.recipe) if spec.recipe else None
     own = [
@@ -77,7 +79,7 @@ def features_config(
     config = load_config(
         spec.recipe or "demo", [f"model.name={spec.name}", *own, *sets, *(overrides or [])]
     )
-    return config, config.model.pretrained
+    return resolve_model_defaults(config), config.model.pretrained
 
 
 @releases_output_locks

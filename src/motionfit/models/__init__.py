@@ -1,12 +1,13 @@
 """Video models behind one interface: ``build_model(name, ...)`` -> ``VideoClassifier``.
 
 ``list_specs()``/``get_spec(name)`` read the registry (input spec, weight sources, advice);
-``resolve_data_config(config)`` fills the normalization a config leaves to the model.
+``resolve_model_defaults(config)`` fills what a config leaves to the model (normalization,
+debiasing).
 """
 
 from motionfit.models.base import VideoClassifier
 from motionfit.models.build import build_model, build_model_from_config
-from motionfit.models.data_config import resolve_data_config
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.head import HeadSpec
 from motionfit.models.registry import ModelSpec, get_spec, list_specs, register_model
 
@@ -19,5 +20,5 @@ __all__ = [
     "get_spec",
     "list_specs",
     "register_model",
-    "resolve_data_config",
+    "resolve_model_defaults",
 ]

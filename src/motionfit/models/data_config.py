@@ -1,14 +1,15 @@
-"""The data settings a model expects, resolved from its registry spec.
+"""The settings a model decides, filled in when a run is put together.
 
-The model, not the recipe, owns its input spec (like timm's ``resolve_model_data_config``):
-``augment.mean``/``augment.std`` that no config layer or override sets (or that are set to
-``null``) take the model's own when a :class:`~motionfit.config.Config` is validated, so
-training, evaluation, predict and the export sidecar all read the model's values. The same
-holds for the appearance-debiasing augmentations ``augment.still_mix`` and
-``augment.foreground_paste``: left unset they are on (the schema's probability) for a model
-that sees appearance and off for the motion-only CNNs, so swapping ``model.name`` in a recipe
-never silently drops debiasing. A recipe that sets any of them on purpose keeps its values. A
-lone ``AugmentConfig`` keeps the schema default.
+The model, not the recipe, owns its input spec (as timm's training script calls
+``resolve_model_data_config`` once it knows the model): ``augment.mean``/``augment.std`` that
+no config layer or override sets (or that are set to ``null``) take the model's own; so do the
+appearance-debiasing augmentations ``augment.still_mix`` and ``augment.foreground_paste``: on
+(the schema's probability) for a model that sees appearance, off for the motion-only CNNs, so
+swapping ``model.name`` in a recipe never silently drops debiasing. Values set on purpose stay.
+Loading a config never does this (the schema imports no model); ``train``, ``pretrain``,
+``features``, ``plan``, ``data preview`` and ``config show`` call
+:func:`resolve_model_defaults`, and a run saves the resolved config, so ``evaluate``,
+``predict`` and ``export`` read the values it trained with.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 NORMALIZATION_KEYS = ("mean", "std")
 DEBIAS_KEYS = ("still_mix", "foreground_paste")  # need appearance to act on: model-dependent
+DEBIAS_PROBABILITY = 0.5  # the default of a model that sees appearance (docs/ablation.md)
 
 
 def model_spec_or_none(name: str) -> ModelSpec | None:
@@ -34,36 +36,37 @@ def model_spec_or_none(name: str) -> ModelSpec | None:
 
 
 def model_defaults(config: Config) -> dict[str, object]:
-    """The values the model of ``config`` gives the model-dependent ``augment`` keys: its
-    normalization, and the debiasing probabilities (the schema's for a model that sees
-    appearance, 0 for a motion-only one). An unknown model name takes the Kinetics
-    normalization and the schema's debiasing."""
+    """The values the model of ``config`` gives the model-decided ``augment`` keys: its
+    normalization, and the debiasing probabilities (0.5 for a model that sees appearance, 0 for a
+    motion-only one). An unknown model name takes the Kinetics normalization and debiasing on."""
     spec = model_spec_or_none(config.model.name)
-    fields = type(config.augment).model_fields
     sees_appearance = spec.sees_appearance if spec else True
     own: dict[str, object] = {
         "mean": spec.mean if spec else KINETICS_MEAN,
         "std": spec.std if spec else KINETICS_STD,
     }
     for key in DEBIAS_KEYS:
-        own[key] = fields[key].default if sees_appearance else 0.0
+        own[key] = DEBIAS_PROBABILITY if sees_appearance else 0.0
     return own
 
 
-def resolve_data_config(config: Config) -> Config:
-    """Fill the model-dependent ``augment`` keys (normalization, debiasing) left unset (or
-    ``null``) with the model's own, in place. Values set on purpose stay. Returns ``config``
-    so it can end a validator."""
-    for key, value in model_defaults(config).items():
-        unset = key not in config.augment.model_fields_set
-        if unset or getattr(config.augment, key) is None:
-            setattr(config.augment, key, value)
-    return config
+def resolve_model_defaults(config: Config) -> Config:
+    """A copy of ``config`` with the model-decided ``augment`` keys left unset (``None``) filled
+    with the model's own (:func:`model_defaults`); values set on purpose stay."""
+    unset = {
+        key: value
+        for key, value in model_defaults(config).items()
+        if getattr(config.augment, key) is None
+    }
+    if not unset:
+        return config
+    augment = config.augment.model_validate({**config.augment.model_dump(), **unset})
+    return config.model_copy(update={"augment": augment})
 
 
 def model_value_notes(config: Config) -> dict[str, str]:
-    """Where each model-dependent ``augment`` key's value comes from, one note per key, for
-    ``config show``: the model's own, or set by the config (naming the model's)."""
+    """Where each model-decided ``augment`` key's value comes from, one note per key, for
+    ``config show`` of a resolved config: the model's own, or set by the config."""
     spec = model_spec_or_none(config.model.name)
     if spec is None:
         return {}

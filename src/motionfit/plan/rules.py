@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from motionfit.config import Config, load_config
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.recommend import (
     LORA_VIDEOS_PER_CLASS,
     PROBE_VIDEOS_PER_CLASS,
@@ -313,7 +314,7 @@ def _budget_settings(
     epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_STEPS / steps_per_epoch)))
     why = f"{epochs * steps_per_epoch} optimizer steps (target {TARGET_STEPS})"
     if timer is not None:
-        config = load_config(plan.recipe, plan.overrides())
+        config = resolve_model_defaults(load_config(plan.recipe, plan.overrides()))
         seconds = timer(config, steps_per_epoch, data.readable - train_videos)
         if hours is not None and epochs * seconds > hours * 3600:
             epochs = max(1, int(hours * 3600 / seconds))

@@ -18,6 +18,7 @@ import lightning as L
 
 from motionfit.config import Config
 from motionfit.errors import ConfigError
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.hf_zoo import IMAGENET_MEAN, IMAGENET_STD
 from motionfit.output_dir import releases_output_locks
 from motionfit.pretrain.data import UnlabeledDataModule
@@ -74,6 +75,7 @@ def pretrain(
     on ``pretrain.val_fraction`` of the videos (or ``data.val``); ``train.monitor`` must be
     ``val/loss`` or ``train/loss``.
     """
+    config = resolve_model_defaults(config)  # the model's normalization
     _check_config(config)
     run, start = open_run(config, out, "pretrain", resume=resume, force=force)
     datamodule = UnlabeledDataModule(config, run, resume=start.resume)

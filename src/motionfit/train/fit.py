@@ -25,6 +25,7 @@ from motionfit.config import Config, load_config
 from motionfit.errors import ConfigError, DataError, RunError
 from motionfit.models.adapt import adapt_for_training
 from motionfit.models.build import build_model_from_config
+from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.lora import merge_lora_file
 from motionfit.models.registry import get_spec
 from motionfit.models.weights import report_load
@@ -102,6 +103,7 @@ def train(
     pretraining run). ``callbacks`` are added to the Trainer's (e.g. a sweep's pruning
     callback).
     """
+    config = resolve_model_defaults(config)  # the model's normalization and debiasing
     check_monitor(config.train.monitor, CLASSIFICATION_METRICS.values(), "training")
     run, start = open_run(config, out, "train", resume=resume, force=force)
     datamodule = VideoDataModule(config, run, resume=start.resume)

@@ -1,33 +1,25 @@
-"""The experiment configuration: one pydantic schema, YAML in and out, ``--set`` overrides.
+"""The experiment configuration schema: one pydantic model per section, every knob with a type,
+a default and a one-line description.
 
-Every knob of every command lives here with a type, a default and a one-line description.
-Recipes (``motionfit/recipes/*.yaml``) are partial configs; a config file may name another
-recipe or file under ``extends:`` and override only what differs.
+The schema is data only: it imports nothing of motionfit above :mod:`motionfit.errors`, so
+loading and validating a recipe never imports torch. Names that belong to other layers (dataset
+formats, decoders, model names) are checked where they are used, and the values a model decides
+(``augment.mean``/``std``, the appearance debiasing; see
+:func:`motionfit.models.data_config.resolve_model_defaults`) are filled in when a run is put
+together; left unset they are ``None`` (mean/std) or the model's to decide (debiasing).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
-from importlib import resources
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from motionfit.atomic import atomic_write_text
 from motionfit.errors import ConfigError
 
-# train.monitor: what the tasks log (classification: every key; pretraining: the losses)
 LOGGED_METRICS = ("val/top1", "val/top5", "val/loss", "train/loss", "train/acc", "clean_train/top1")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 STRATEGIES = (
@@ -105,20 +97,6 @@ class DataConfig(_Section):
         ge=1,
         description="Augmented clips drawn from one decoded window (repeated aug.).",
     )
-
-    @field_validator("format")
-    @classmethod
-    def _known_format(cls, value: str) -> str:
-        from motionfit.data.formats import format_names  # here: motionfit.data imports config
-
-        return _one_of(value, format_names())
-
-    @field_validator("decoder")
-    @classmethod
-    def _known_decoder(cls, value: str) -> str:
-        from motionfit.data.decode import BACKENDS  # here: motionfit.data imports config
-
-        return _one_of(value, BACKENDS)
 
 
 class SamplingConfig(_Section):
@@ -228,11 +206,11 @@ class AugmentConfig(_Section):
         default=0.0, ge=0.0, le=1.0, description="Random grayscale probability."
     )
     mean: tuple[float, float, float] | None = Field(
-        default=(0.45, 0.45, 0.45),
+        default=None,
         description="Normalization mean; unset or null = the model's own.",
     )
     std: tuple[float, float, float] | None = Field(
-        default=(0.225, 0.225, 0.225),
+        default=None,
         description="Normalization std; unset or null = the model's own.",
     )
     rotation: float = Field(
@@ -277,25 +255,25 @@ class AugmentConfig(_Section):
     static_blend_strength: tuple[float, float] = Field(
         default=(0.2, 0.5), description="Range of the static frame's blend weight (0-1)."
     )
-    still_mix: float = Field(
-        default=0.5,
+    still_mix: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
         description="Probability a training clip gets a still frame of another training video "
-        "blended into every frame (StillMix, Li et al. ICCV 2023); label unchanged. Unset = "
-        "0.5 for models that see appearance, 0 for the motion-only CNNs.",
+        "blended into every frame (StillMix, Li et al. ICCV 2023); label unchanged. Unset or "
+        "null = 0.5 for models that see appearance, 0 for the motion-only CNNs.",
     )
     still_mix_strength: tuple[float, float] = Field(
         default=(0.3, 0.6),
         description="Range of the other video's still frame's blend weight (0-1).",
     )
-    foreground_paste: float = Field(
-        default=0.5,
+    foreground_paste: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
         description="Probability a training clip's moving region (from frame differences) is "
-        "pasted onto another training video's frame (FAME, Ding et al. CVPR 2022). Unset = "
-        "0.5 for models that see appearance, 0 for the motion-only CNNs.",
+        "pasted onto another training video's frame (FAME, Ding et al. CVPR 2022). Unset or "
+        "null = 0.5 for models that see appearance, 0 for the motion-only CNNs.",
     )
     foreground_paste_strength: tuple[float, float] = Field(
         default=(0.3, 0.5),
@@ -347,14 +325,27 @@ class AugmentConfig(_Section):
         return self.short_side or round(self.crop_size * 8 / 7)
 
     def normalization(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-        """``(mean, std)``; a ConfigError while either is unset (a :class:`Config` fills them
-        from the model when it validates)."""
+        """``(mean, std)``; a ConfigError while either is unset (a run fills them from the
+        model: :func:`motionfit.models.data_config.resolve_model_defaults`)."""
         if self.mean is None or self.std is None:
             raise ConfigError(
-                "config keys 'augment.mean' and 'augment.std' are unset; set them or validate "
-                "the whole config, which takes the model's"
+                "config keys 'augment.mean' and 'augment.std' are unset; set them, or resolve the "
+                "config for its model (motionfit.models.resolve_model_defaults), which takes the "
+                "model's"
             )
         return self.mean, self.std
+
+    def debias_probability(self, key: str) -> float:
+        """The probability of the debiasing augmentation ``key`` (``static_blend``,
+        ``still_mix``, ``foreground_paste``); a ConfigError while a model-decided one is unset
+        (see :meth:`normalization`)."""
+        value = getattr(self, key)
+        if value is None:
+            raise ConfigError(
+                f"config key 'augment.{key}' is unset; set it, or resolve the config for its "
+                "model (motionfit.models.resolve_model_defaults), which decides it"
+            )
+        return float(value)
 
 
 class LoraSettings(_Section):
@@ -530,7 +521,7 @@ class TrainConfig(_Section):
     @field_validator("accelerator")
     @classmethod
     def _known_accelerator(cls, value: str) -> str:
-        return _one_of(value, ACCELERATORS)
+        return one_of(value, ACCELERATORS)
 
     @field_validator("strategy")
     @classmethod
@@ -653,235 +644,13 @@ class Config(BaseModel):
     output: OutputConfig = Field(default_factory=OutputConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
 
-    @model_validator(mode="after")
-    def _model_inputs(self) -> Config:
-        """Unset ``augment.mean``/``augment.std`` take the model's own input spec, unset
-        ``augment.still_mix``/``augment.foreground_paste`` the model's debiasing default."""
-        from motionfit.models.data_config import resolve_data_config
-
-        return resolve_data_config(self)
-
     def to_yaml(self) -> str:
         """The fully resolved config as YAML (tuples as lists, sections in schema order)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-# ---------------------------------------------------------------------------------------------
-# Recipes, files and overrides
-
-
-def recipe_dir() -> Path:
-    """The folder of the recipes shipped inside the package."""
-    return Path(str(resources.files("motionfit") / "recipes"))
-
-
-def list_recipes() -> dict[str, str]:
-    """Recipe name -> its one-line description."""
-    out = {}
-    for path in sorted(recipe_dir().glob("*.yaml")):
-        raw = _read_yaml(path)
-        out[path.stem] = str(raw.get("description", ""))
-    return out
-
-
-def load_config(
-    name_or_path: str | Path | None = None, overrides: list[str] | None = None
-) -> Config:
-    """Resolve a recipe name or YAML file (following ``extends:``), apply ``--set`` overrides
-    (``section.field=value``) and validate. ``None`` starts from the schema defaults."""
-    raw = {} if name_or_path is None else _resolve_raw(str(name_or_path), seen=())
-    source = "" if name_or_path is None else str(name_or_path)
-    _check_keys(raw, source)
-    for item in overrides or []:
-        raw = _mark_user_flip_map(apply_override(raw, item), apply_override({}, item))
-    return validate_config(raw, source)
-
-
-def validate_config(raw: dict[str, Any], source: str = "") -> Config:
-    """Build a :class:`Config` from a plain dict; errors name the key and the source file."""
-    _check_keys(raw, source)
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        got = err.get("input")
-        got_text = f" (got {got!r})" if not isinstance(got, dict) else ""
-        message = err["msg"].removeprefix("Value error, ")  # our validators' own words
-        raise ConfigError(f"{_prefix(source)}config key '{key}': {message}{got_text}") from exc
-
-
-def apply_override(raw: dict[str, Any], item: str) -> dict[str, Any]:
-    """Return a copy of ``raw`` with one ``section.field=value`` override applied.
-
-    The value is parsed as YAML (``0.1``, ``true``, ``[1, 2]``, ``{left: right}``) and then
-    validated against the field's type with the rest of the config.
-    """
-    if "=" not in item:
-        raise ConfigError(f"override '{item}' is not of the form section.field=value")
-    key, _, text = item.partition("=")
-    path = key.strip().split(".")
-    _check_path(path)
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"override '{key}': cannot parse value {text!r}") from exc
-    value = _coerce_scalar(path, text, value)
-    out = _deep_copy(raw)
-    node = out
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override '{key}': '{part}' is not a section")
-    node[path[-1]] = value
-    return out
-
-
-def dump_config(config: Config, path: str | Path) -> None:
-    """Write the resolved config as YAML, atomically."""
-    atomic_write_text(path, config.to_yaml())
-
-
-def field_keys() -> list[str]:
-    """Every valid ``section.field`` key (for suggestions and documentation)."""
-    keys: list[str] = []
-    for section, info in Config.model_fields.items():
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            keys.extend(f"{section}.{name}" for name in annotation.model_fields)
-        else:
-            keys.append(section)
-    return keys
-
-
-# ---------------------------------------------------------------------------------------------
-# helpers
-
-
-def _one_of(value: str, names: Sequence[str]) -> str:
+def one_of(value: str, names: Sequence[str]) -> str:
     """``value`` if it is one of ``names``; a ValueError listing them otherwise."""
     if value not in names:
         raise ValueError(f"must be one of {', '.join(names)}")
     return value
-
-
-def _prefix(source: str) -> str:
-    return f"{source}: " if source else ""
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{where} invalid YAML") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config must be a mapping of sections")
-    return data
-
-
-def _resolve_raw(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
-    path = Path(name_or_path)
-    if not (path.suffix in {".yaml", ".yml"} or path.exists()):
-        path = recipe_dir() / f"{name_or_path}.yaml"
-        if not path.exists():
-            names = list(list_recipes())
-            close = difflib.get_close_matches(name_or_path, names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (recipes: {', '.join(names)})"
-            raise ConfigError(f"no recipe or config file named '{name_or_path}'{hint}")
-    key = str(path.resolve())
-    if key in seen:
-        raise ConfigError(f"{path}: 'extends' forms a cycle")
-    raw = _read_yaml(path)
-    if not path.resolve().is_relative_to(recipe_dir().resolve()):
-        raw = _mark_user_flip_map(raw, raw)
-    parent = raw.pop("extends", None)
-    if parent is None:
-        return raw
-    if not isinstance(parent, str):
-        raise ConfigError(f"{path}: config key 'extends' must be a recipe name or file")
-    parent_ref = parent
-    if not (recipe_dir() / f"{parent}.yaml").exists() and not Path(parent).is_absolute():
-        parent_ref = str(path.parent / parent)
-    base = _resolve_raw(parent_ref, (*seen, key))
-    _check_keys(base, parent_ref)
-    _check_keys(raw, str(path))
-    return _deep_merge(base, raw)
-
-
-def _mark_user_flip_map(raw: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
-    """A flip map the user wrote (in ``layer``: their file or a ``--set``) is strict: its
-    unknown classes are errors unless the layer itself says ``flip_label_map_unknown``."""
-    augment = layer.get("augment")
-    if not isinstance(augment, dict) or "flip_label_map" not in augment:
-        return raw
-    if "flip_label_map_unknown" in augment:
-        return raw
-    out = _deep_copy(raw)
-    out.setdefault("augment", {})["flip_label_map_unknown"] = "error"
-    return out
-
-
-def _check_keys(raw: dict[str, Any], source: str) -> None:
-    for section, value in raw.items():
-        _check_path([section], source)
-        if isinstance(value, dict) and section in _sections():
-            for field in value:
-                _check_path([section, field], source)
-
-
-def _sections() -> dict[str, type[BaseModel]]:
-    out = {}
-    for name, info in Config.model_fields.items():
-        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
-            out[name] = info.annotation
-    return out
-
-
-def _check_path(path: list[str], source: str = "") -> None:
-    sections = _sections()
-    key = ".".join(path)
-    valid = field_keys()
-    if len(path) == 1 and (path[0] in sections or path[0] in Config.model_fields):
-        return
-    if len(path) == 2 and path[0] in sections and path[1] in sections[path[0]].model_fields:
-        return
-    candidates = valid + list(sections)
-    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
-    if not close and len(path) == 2:
-        close = [k for k in valid if k.endswith("." + path[1])][:1]
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise ConfigError(f"{_prefix(source)}unknown config key '{key}'{hint}")
-
-
-def _field_annotation(path: list[str]) -> Any:
-    section = _sections().get(path[0])
-    if section is None or len(path) != 2:
-        return None
-    return section.model_fields[path[1]].annotation
-
-
-def _coerce_scalar(path: list[str], text: str, value: Any) -> Any:
-    """Keep the literal text for string fields (YAML would turn '2' or 'on' into int/bool)."""
-    if value is not None and _field_annotation(path) in (str, str | None):
-        return text.strip()
-    return value
-
-
-def _deep_copy(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
-
-
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = _deep_copy(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key in _sections():
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
