@@ -111,7 +111,8 @@ def clips_at(
     offsets = np.arange(num_frames, dtype=np.int64) * stride
     free = num_video_frames - clip_span(num_frames, stride)
     if free >= 0:
-        starts = [int(free * p) for p in positions]  # floor: one clip = free // 2
+        # floor (one clip = free // 2); the epsilon keeps 340 * 0.7 from flooring to 237
+        starts = [int(free * p + 1e-9) for p in positions]
     elif short_video == "loop":
         starts = [min(num_video_frames - 1, int(num_video_frames * p)) for p in positions]
     else:
