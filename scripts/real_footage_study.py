@@ -64,16 +64,22 @@ def train_run(
             motionfit("train", "--resume", str(run), "-q")
         else:
             motionfit("train", *config, "--test", test, "--out", str(run), "-q", *sets)
-    again = run / "eval_val_again"
+    again = validation_scores(run)
     if not (again / "metrics.json").is_file():
         val = str(run / "split" / "val.txt")
         motionfit("evaluate", str(run), "--data", val, "--out", str(again), "--json")
 
 
+def validation_scores(run: Path) -> Path:
+    """Where ``motionfit evaluate`` scores the run's validation split (beside the runs: an
+    output never lies inside a command's input)."""
+    return run.parent.parent / "validation" / run.name
+
+
 def collect(run: Path) -> dict:
     """The numbers of one finished run."""
     test = json.loads((run / "eval" / "metrics.json").read_text())
-    again = json.loads((run / "eval_val_again" / "metrics.json").read_text())
+    again = json.loads((validation_scores(run) / "metrics.json").read_text())
     rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()]
     column = rows[0].index("val_top1")
     best_val = max(float(row[column]) for row in rows[1:] if row[column])
