@@ -42,7 +42,7 @@ def run_case(name: str, steps: int, device: str) -> dict[str, float]:
 
     model_name, batch, switches = CASES[name]
     model = build_model(model_name, 10, 16, 112, drop_path=0.0).to(device).train()
-    apply_speed_switches(model, get_spec(model_name).family, TrainConfig(**switches))
+    apply_speed_switches(model, get_spec(model_name), TrainConfig(**switches))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     video = torch.randn(batch, 3, 16, 112, 112, device=device)
     labels = torch.arange(batch, device=device) % 10

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from motionfit.models.build import build_model
-from motionfit.models.cnn_zoo import MotionStem
+from motionfit.models.motioncnn import MotionStem
 
 
 def moving_square(value: float, background: float, step: int, frames: int = 6) -> torch.Tensor:

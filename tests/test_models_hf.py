@@ -28,9 +28,10 @@ from motionfit.config import load_config
 from motionfit.errors import ModelError
 from motionfit.models import hf_checkpoint
 from motionfit.models.data_config import resolve_model_defaults
+from motionfit.models.families._lazy import load_hf
+from motionfit.models.family import ViTSize
 from motionfit.models.head import HeadSpec
 from motionfit.models.hf_checkpoint import load_hf_pretrained
-from motionfit.models.hf_common import ViTSize
 from motionfit.models.hf_videomae import build_videomae
 from motionfit.models.registry import get_spec
 
@@ -135,7 +136,7 @@ def test_registered_models_have_their_reference_clip_shapes():
         spec = get_spec(name)
         assert (spec.family, spec.default_frames, spec.default_size) == (family, frames, size)
         assert (spec.frame_multiple, spec.size_multiple) == (frame_multiple, 16)
-        assert spec.load_pretrained is load_hf_pretrained
+        assert spec.load_pretrained is load_hf  # hf_checkpoint.load_hf_pretrained, imported lazily
         assert spec.tiny == name.endswith("_tiny")
         assert all(source.startswith("hf:") for source in spec.pretrained)
 

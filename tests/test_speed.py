@@ -31,7 +31,7 @@ def _compare(name: str, **switches: object) -> torch.nn.Module:
     size = SIZES[name]
     plain = build_model(name, 3, 8, size, head=HeadSpec(dropout=0.0), drop_path=0.0).train()
     switched = copy.deepcopy(plain)
-    apply_speed_switches(switched, get_spec(name).family, TrainConfig(**switches))
+    apply_speed_switches(switched, get_spec(name), TrainConfig(**switches))
     video = torch.randn(2, 3, 8, size, size, generator=torch.Generator().manual_seed(1))
     loss, grads = _loss_and_grads(plain, video)
     loss_on, grads_on = _loss_and_grads(switched, video)
@@ -62,6 +62,8 @@ def test_compile_gives_the_same_loss() -> None:
 def test_switches_a_family_cannot_use_are_config_errors() -> None:
     model = build_model("motioncnn_tiny", 3, 8, 32)
     with pytest.raises(ConfigError, match=r"train\.grad_checkpointing': for the videomae"):
-        apply_speed_switches(model, "cnn", TrainConfig(grad_checkpointing=True))
-    with pytest.raises(ConfigError, match=r"train\.channels_last': for the 3-D CNN families"):
-        apply_speed_switches(model, "videomae", TrainConfig(channels_last=True))
+        apply_speed_switches(
+            model, get_spec("motioncnn_tiny"), TrainConfig(grad_checkpointing=True)
+        )
+    with pytest.raises(ConfigError, match=r"train\.channels_last': for the cnn families"):
+        apply_speed_switches(model, get_spec("videomae_tiny"), TrainConfig(channels_last=True))

@@ -150,7 +150,8 @@ def _command_config(command: str) -> tuple[str, Config]:
 
 def test_recommend_matches_its_cards_and_its_commands(any_names_data: Path, tmp_path: Path) -> None:
     from motionfit.models.cards import model_cards
-    from motionfit.models.recommend import POSITION_TABLE_FAMILIES, recommend
+    from motionfit.models.recommend import recommend
+    from motionfit.models.registry import get_family
 
     cards = {card.name: card for card in model_cards()}
     seen: dict[str, Config] = {}
@@ -160,7 +161,7 @@ def test_recommend_matches_its_cards_and_its_commands(any_names_data: Path, tmp_
         rec = recommend(videos, frames, gpu, priority, data=str(any_names_data))
         card = cards[rec.model]
         assert card.pretrained and card.use_if in rec.reason, (rec.model, rec.reason)
-        if card.family not in POSITION_TABLE_FAMILIES:
+        if not get_family(card.family).capabilities.position_tables:
             assert not any("position tables" in note for note in rec.notes), rec.notes
         for command in rec.commands:
             subcommand, config = _command_config(command)

@@ -349,15 +349,17 @@ class AugmentConfig(_Section):
 
 
 class LoraSettings(_Section):
-    """Low-rank adapters (PEFT) on the attention/MLP linears of a transformer backbone."""
+    """Low-rank adapters (PEFT) on the linear or convolution layers of a backbone."""
 
     rank: int = Field(default=8, ge=1, description="LoRA rank r.")
     alpha: float = Field(
         default=16.0, gt=0.0, description="LoRA alpha (update scaled by alpha / rank)."
     )
-    targets: list[str] = Field(
+    targets: list[str] | str = Field(
         default_factory=list,
-        description="Linear layers to adapt (PEFT target_modules); empty = attention query/value.",
+        description="Modules to adapt, as PEFT's target_modules reads them (name suffixes, or "
+        "one regular expression matched against whole names); empty = what the model's family "
+        "declares (the attention projections of a transformer, the convolutions of a CNN).",
     )
 
 

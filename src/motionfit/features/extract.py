@@ -32,7 +32,7 @@ from motionfit.features.cache import CONFIG_FILE, META_FILE, CacheRow, FeatureCa
 from motionfit.models.build import build_model_from_config
 from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.hf_common import TokenPoolingClassifier
-from motionfit.models.registry import get_spec
+from motionfit.models.registry import get_spec, list_families
 from motionfit.models.weights import report_load
 from motionfit.output_dir import (
     MARKER_FILE,
@@ -142,12 +142,14 @@ def extract_features(
 
 def _backbone(config: Config, num_classes: int, weights: str | None) -> TokenPoolingClassifier:
     """The model as ``motionfit train`` builds it (same seed, so the same initial weights)."""
+    if not get_spec(config.model.name).capabilities.frozen_features:
+        frozen = ", ".join(f.name for f in list_families() if f.capabilities.frozen_features)
+        raise ModelError(
+            f"{config.model.name}: cached features need a model of the {frozen} families"
+        )
     torch.manual_seed(config.train.seed)
     model = build_model_from_config(config, num_classes, pretrained=weights)
-    if not isinstance(model, TokenPoolingClassifier):
-        raise ModelError(
-            f"{config.model.name}: cached features need a vjepa2_* or videoprism_* model"
-        )
+    assert isinstance(model, TokenPoolingClassifier)  # what the frozen-feature families build
     return model.eval()
 
 

@@ -30,6 +30,7 @@ def adapt_for_training(model: VideoClassifier, cfg: ModelConfig) -> Adapted:
     tuner = None
     if cfg.lora is not None:
         from motionfit.models.lora import add_lora
+        from motionfit.models.registry import get_spec
 
-        tuner = add_lora(model, cfg.lora)
+        tuner = add_lora(model, cfg.lora, get_spec(cfg.name).capabilities.lora_targets)
     return Adapted(count=count_trainable(model), lora=tuner)

@@ -49,6 +49,18 @@ class VideoClassifier(nn.Module):
             return self.num_layers + 1
         return self.num_layers  # families without a depth map decay nothing but the head
 
+    def adapt_pretrained_state(
+        self, state: dict[str, torch.Tensor], own: dict[str, torch.Tensor]
+    ) -> list[str]:
+        """Reshape tensors of a pretrained ``state`` whose shape depends on the clip (position
+        tables) to this model's ``own``, in place; one line per adapted tensor. None here."""
+        return []
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute the encoder's activations in backward (``train.grad_checkpointing``), where
+        the family declares it can."""
+        raise NotImplementedError(f"{type(self).__name__} has no gradient checkpointing")
+
     def no_weight_decay(self) -> set[str]:
         """Names of the parameters that take no weight decay."""
         names = set()

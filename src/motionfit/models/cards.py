@@ -125,7 +125,7 @@ def count_flops(model: torch.nn.Module, video: torch.Tensor) -> int:
 
 
 def _count(spec: ModelSpec, device: torch.device) -> tuple[int, int]:
-    kwargs = {"eager_attention": True} if spec.extra.get("eager_attention") else {}
+    kwargs = {"eager_attention": True} if spec.capabilities.eager_attention else {}
     frames, size = spec.default_frames, spec.default_size
     with device:
         model = spec.builder(CARD_NUM_CLASSES, frames, size, HeadSpec(), 0.0, **kwargs)

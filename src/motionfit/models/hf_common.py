@@ -1,6 +1,6 @@
 """What the HuggingFace (transformers) video families share.
 
-:class:`ViTSize` (the encoder sizes of the registry), :func:`check_clip_shape`, the
+:func:`check_clip_shape`, the
 "``encoder.layer.N`` -> depth ``N + 1``" rule of layer-wise LR decay, :func:`videomae_config`
 (used by fine-tuning and pretraining), :class:`HFVideoClassifier`, the base of every
 transformers-backed classifier, and :class:`TokenPoolingClassifier`, the base of those with a
@@ -10,13 +10,13 @@ trainable token pooler.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
 from motionfit.errors import ModelError
 from motionfit.models.base import VideoClassifier
+from motionfit.models.family import ViTSize
 from motionfit.models.head import VideoHead
 
 if TYPE_CHECKING:  # transformers loads in ~2 s: only the models that use it import it
@@ -28,29 +28,6 @@ Classifier = TypeVar("Classifier", bound="HFVideoClassifier")
 
 PATCH_SIZE = 16
 TUBELET_SIZE = 2
-
-
-@dataclass(frozen=True)
-class ViTSize:
-    """Width, depth, heads and MLP width of a ViT encoder."""
-
-    hidden: int
-    layers: int
-    heads: int
-    mlp: int
-
-    @property
-    def dims(self) -> tuple[int, int]:
-        """``(hidden, layers)``, as HF configs name them ``hidden_size``/``num_hidden_layers``."""
-        return (self.hidden, self.layers)
-
-    def hf_fields(self) -> dict[str, Any]:
-        """Width, depth and heads under the names transformers' ViT configs give them."""
-        return {
-            "hidden_size": self.hidden,
-            "num_hidden_layers": self.layers,
-            "num_attention_heads": self.heads,
-        }
 
 
 def check_clip_shape(video: torch.Tensor, num_frames: int, image_size: int, family: str) -> None:
@@ -136,6 +113,26 @@ class HFVideoClassifier(VideoClassifier):
         self.num_layers = config.num_hidden_layers
         self.num_frames = config.num_frames
         self.image_size = config.image_size
+
+    @property
+    def base_model_prefix(self) -> str:
+        """The attribute that holds the encoder, under transformers' name for it (PEFT's LoRA
+        reads it)."""
+        return self.backbone_prefix
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute the encoder's activations in backward (transformers' gradient
+        checkpointing, non-reentrant)."""
+        encoder = getattr(self, self.backbone_prefix)
+        if hasattr(encoder, "activation_checkpointing_enable"):  # its name from transformers 5.25
+            if enable:
+                encoder.activation_checkpointing_enable({"use_reentrant": False})
+            else:
+                encoder.activation_checkpointing_disable()
+        elif enable:
+            encoder.gradient_checkpointing_enable({"use_reentrant": False})
+        else:
+            encoder.gradient_checkpointing_disable()
 
     @property
     def config(self) -> Any:

@@ -15,11 +15,11 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from motionfit.errors import ModelError
+from motionfit.models.family import ViTSize
 from motionfit.models.head import HeadSpec
 from motionfit.models.hf_common import (
     PATCH_SIZE,
     HFVideoClassifier,
-    ViTSize,
     check_clip_shape,
     drop_path_rates,
     hf_builder,

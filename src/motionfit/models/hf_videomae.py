@@ -14,12 +14,12 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from motionfit.errors import ModelError
+from motionfit.models.family import ViTSize
 from motionfit.models.head import HeadSpec
 from motionfit.models.hf_common import (
     PATCH_SIZE,
     TUBELET_SIZE,
     HFVideoClassifier,
-    ViTSize,
     check_clip_shape,
     check_tubelet_grid,
     drop_path_rates,

@@ -70,7 +70,6 @@ class VideoPrismClassifier(TokenPoolingClassifier):
                       "num_attention_heads", "intermediate_size", "tubelet_size")  # fmt: skip
     hf_base_roots = ("spatial_embeddings.", "temporal_embeddings.", "spatial_layers.",
                      "temporal_layers.", "layernorm1.", "layernorm2.")  # fmt: skip
-    lora_targets = ("q_proj", "v_proj")
 
     def __init__(
         self, config: VideoPrismVisionConfig, num_classes: int, head: HeadSpec, drop_path: float

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from motionfit.models.family import ViTSize
 from motionfit.models.head import HeadSpec, VideoHead
 from motionfit.models.hf_common import (
     PATCH_SIZE,
     TUBELET_SIZE,
     TokenPoolingClassifier,
-    ViTSize,
     check_clip_shape,
     check_tubelet_grid,
     encoder_layer_id,
@@ -53,7 +53,6 @@ class VJEPA2Classifier(TokenPoolingClassifier):
     hf_arch_fields = ("hidden_size", "num_hidden_layers", "num_attention_heads", "mlp_ratio",
                       "patch_size", "tubelet_size")  # fmt: skip
     hf_base_roots = ("encoder.", "predictor.")
-    lora_targets = ("query", "value")
 
     def __init__(
         self, config: VJEPA2Config, num_classes: int, head: HeadSpec, drop_path: float

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safetensors.torch import load_file, save
+from torch import nn
 
 from motionfit.atomic import atomic_write_bytes
 from motionfit.errors import ConfigError
@@ -24,8 +25,14 @@ if TYPE_CHECKING:
     from motionfit.config import LoraSettings
 
 
-def add_lora(model: VideoClassifier, settings: LoraSettings) -> LoraModel:
-    """Inject LoRA adapters into ``model`` (in place); returns PEFT's tuner, needed to merge."""
+def add_lora(
+    model: VideoClassifier, settings: LoraSettings, default_targets: str | tuple[str, ...]
+) -> LoraModel:
+    """Inject LoRA adapters into ``model`` (in place); returns PEFT's tuner, needed to merge.
+
+    ``settings.targets`` names the adapted modules; without them ``default_targets``, what the
+    model's family declares (``Capabilities.lora_targets``). Targets that match nothing are a
+    :class:`ConfigError` listing the names that can be adapted."""
     try:
         from peft import LoraConfig
         from peft.tuners.lora import LoraModel
@@ -33,22 +40,42 @@ def add_lora(model: VideoClassifier, settings: LoraSettings) -> LoraModel:
         raise ConfigError(
             "config key 'model.lora' needs the PEFT library: pip install 'motionfit[peft]'"
         ) from exc
-    targets = settings.targets or list(getattr(model, "lora_targets", ("query", "value")))
+    targets = settings.targets or default_targets
     config = LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,  # type: ignore[arg-type]  # PEFT annotates int; scales alpha / r
-        target_modules=targets,
+        target_modules=targets if isinstance(targets, str) else list(targets),
     )
     try:
         tuner = LoraModel(model, config, adapter_name="default")
     except ValueError as exc:  # no module matched the targets
-        first = str(exc).strip().splitlines()[0]
-        raise ConfigError(f"config key 'model.lora.targets'={targets}: {first}") from exc
+        first = str(exc).strip().splitlines()[0].rstrip(".")
+        raise ConfigError(
+            f"config key 'model.lora.targets'={targets!r}: {first}; modules of "
+            f"{type(model).__name__} that take LoRA: {', '.join(adaptable_names(model))}"
+        ) from exc
     top = model.num_layers + 1
     for name, param in model.named_parameters():
         if model.layer_id(name) == top:
             param.requires_grad_(True)
     return tuner
+
+
+def adaptable_names(model: nn.Module) -> list[str]:
+    """The modules PEFT's LoRA can adapt (linear and convolution layers) by the name suffixes
+    ``model.lora.targets`` may give (``qkv``, ``mlp.0``), in first-seen order."""
+    kinds = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    names = [_suffix(name) for name, module in model.named_modules() if isinstance(module, kinds)]
+    return list(dict.fromkeys(names))
+
+
+def _suffix(name: str) -> str:
+    """The last parts of a module name up to one that is not an index (``mlp.0``)."""
+    parts = name.split(".")
+    start = len(parts) - 1
+    while start > 0 and parts[start].isdigit():
+        start -= 1
+    return ".".join(parts[start:])
 
 
 def merge_lora_file(tuner: LoraModel, weights: Path) -> Path:

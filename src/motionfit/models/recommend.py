@@ -20,6 +20,8 @@ from typing import Literal
 from motionfit.config import Config, load_config
 from motionfit.errors import ConfigError, ModelError
 from motionfit.models.cards import ModelCard, model_cards
+from motionfit.models.family import PRIORITIES
+from motionfit.models.registry import get_family, list_families
 
 Priority = Literal["accuracy", "speed", "stability"]
 Adaptation = Literal["probe", "lora", "full"]
@@ -33,7 +35,6 @@ MIN_BATCH = 2  # fewer clips per step make batch statistics and mixing meaningle
 SCARCE_VIDEOS = 500  # below this, transformers fine-tuned from Kinetics overfit easily
 LARGE_MODEL_VIDEOS = 10_000  # models above LARGE_MODEL_PARAMS_M need at least this much data
 LARGE_MODEL_PARAMS_M = 100.0
-POSITION_TABLE_FAMILIES = frozenset({"videomae", "timesformer", "mvit"})  # tables sized by T
 PRETRAIN_RECIPE = "videomae_pretrain"  # the tube-masking recipe ``motionfit pretrain`` starts from
 # Few labels per class: a frozen backbone with a probe beats fine-tuning it (V-JEPA 2 is
 # evaluated that way); a few hundred: adapt it with LoRA; more: fine-tune everything.
@@ -41,29 +42,21 @@ PROBE_VIDEOS_PER_CLASS = 50
 LORA_VIDEOS_PER_CLASS = 300
 ASSUMED_CLASSES = 10  # classes assumed for the per-class thresholds when the count is not given
 MIN_CLASSES = 2  # a classifier needs two classes at least
-FROZEN_FAMILIES = ("vjepa2", "videoprism")  # backbones made to be used frozen, in preference order
 INFERENCE_STATE_BYTES_PER_PARAM = 4  # fp32 weights only: no gradients, no optimizer state
 INFERENCE_ACTIVATION_FRACTION = 0.1  # no activations kept for a backward pass (rule of thumb)
 
-FAMILY_ORDER: dict[str, tuple[str, ...]] = {
-    "accuracy": ("videomae", "swin", "mvit", "timesformer", "cnn"),
-    "speed": ("mvit", "cnn", "swin", "videomae", "timesformer"),
-    "stability": ("swin", "mvit", "videomae", "cnn", "timesformer"),
-}
-FAMILY_TITLE = {
-    "videomae": "VideoMAE",
-    "swin": "Video Swin",
-    "mvit": "MViT",
-    "timesformer": "TimeSformer",
-    "cnn": "3-D CNN",
-}
-FAMILY_REASON = {
-    "videomae": "VideoMAE gives the best accuracy, above all with little labeled data",
-    "swin": "Video Swin fine-tunes stably and easily, with 32-frame clips",
-    "mvit": "MViT is the most compute-efficient family at 16 frames",
-    "timesformer": "TimeSformer is a pure space-time transformer (divided attention)",
-    "cnn": "a 3-D CNN is a cheap baseline that fits small GPUs",
-}
+
+def family_order(priority: str) -> list[str]:
+    """The families fine-tuned whole (not made to be used frozen), in the order their advice
+    ranks them for ``priority`` (:data:`~motionfit.models.family.PRIORITIES`)."""
+    tuned = [f for f in list_families() if not f.capabilities.frozen_features]
+    return [f.name for f in sorted(tuned, key=lambda f: f.advice.rank[priority])]
+
+
+def frozen_order() -> list[str]:
+    """The families made to be used frozen (probes, LoRA), best features first."""
+    frozen = [f for f in list_families() if f.capabilities.frozen_features]
+    return [f.name for f in sorted(frozen, key=lambda f: f.advice.rank["accuracy"])]
 
 
 @dataclass(frozen=True)
@@ -136,8 +129,8 @@ def recommend(
     :data:`ASSUMED_CLASSES` classes are assumed and the advice says so) it also proposes a
     frozen V-JEPA 2 / VideoPrism backbone with a probe on cached features, or LoRA, whichever
     fits. ``classes`` must be at least 2 and at most ``labeled_videos``."""
-    if priority not in FAMILY_ORDER:
-        raise ModelError(f"priority must be one of {', '.join(FAMILY_ORDER)}, got '{priority}'")
+    if priority not in PRIORITIES:
+        raise ModelError(f"priority must be one of {', '.join(PRIORITIES)}, got '{priority}'")
     if labeled_videos < 1 or frames < 1 or gpu_memory_gb <= 0:
         raise ModelError("labeled videos, frames and GPU memory must be positive")
     if classes is not None and not MIN_CLASSES <= classes <= labeled_videos:
@@ -146,8 +139,9 @@ def recommend(
             f"({labeled_videos}), got {classes}"
         )
     all_cards = [c for c in (cards if cards is not None else model_cards()) if not c.tiny]
-    frozen = [c for c in all_cards if c.family in FROZEN_FAMILIES]
-    candidates = [c for c in all_cards if c.family not in FROZEN_FAMILIES]
+    frozen_families = frozen_order()
+    frozen = [c for c in all_cards if c.family in frozen_families]
+    candidates = [c for c in all_cards if c.family not in frozen_families]
     if not candidates:
         raise ModelError("no full-size model is registered")
     # fine-tuning beats random init: models without weights only when none with weights exists
@@ -160,7 +154,7 @@ def recommend(
             "estimate; lower augment.crop_size or sampling.num_frames, or use a larger GPU"
         )
         batch = max(batch, 1)
-    if clip_frames != card.frames and card.family in POSITION_TABLE_FAMILIES:
+    if clip_frames != card.frames and get_family(card.family).capabilities.position_tables:
         notes.append(
             f"{card.name}'s reference clip is {card.frames} frames; training at {clip_frames} "
             "adapts its position tables (expect to need more epochs)"
@@ -225,7 +219,7 @@ def _small_data_plan(
     if per_class >= LORA_VIDEOS_PER_CLASS or not cards:
         return "full", "", ()
     probe = per_class < PROBE_VIDEOS_PER_CLASS
-    order = {family: i for i, family in enumerate(FROZEN_FAMILIES)}
+    order = {family: i for i, family in enumerate(frozen_order())}
     for card in sorted(cards, key=lambda c: (order[c.family], -c.params_m)):
         weights = OVERHEAD_GB + card.params_m * 1e6 * INFERENCE_STATE_BYTES_PER_PARAM / 1e9
         clip = clip_memory_gb(card, card.frames)
@@ -274,7 +268,7 @@ def _choose(
 ) -> tuple[ModelCard, int, int]:
     """The first family in priority order with a model that fits; in it the largest model
     (accuracy) or the smallest (speed, stability). Falls back to the smallest model overall."""
-    for family in FAMILY_ORDER[priority]:
+    for family in family_order(priority):
         members = [c for c in cards if c.family == family]
         if labeled < LARGE_MODEL_VIDEOS:
             members = [c for c in members if c.params_m <= LARGE_MODEL_PARAMS_M]
@@ -290,10 +284,10 @@ def _choose(
 
 
 def _reason(card: ModelCard, cards: list[ModelCard], priority: Priority, labeled: int) -> str:
-    preferred = FAMILY_ORDER[priority][0]
-    reason = FAMILY_REASON.get(card.family, card.use_if)
+    preferred = family_order(priority)[0]
+    reason = get_family(card.family).advice.reason
     if card.family != preferred:
-        reason += f" (no {FAMILY_TITLE[preferred]} model, the {priority} choice, fits)"
+        reason += f" (no {get_family(preferred).advice.title} model, the {priority} choice, fits)"
     larger = [c.name for c in cards if c.family == card.family and c.params_m > card.params_m]
     if larger and labeled < LARGE_MODEL_VIDEOS and priority == "accuracy":
         reason += (

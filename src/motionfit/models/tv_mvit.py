@@ -45,6 +45,7 @@ class MViTArch:
 MVIT_V1_B = MViTArch((1, 2, 11, 2), 96, 1, v2=False)
 MVIT_V2_S = MViTArch((1, 2, 11, 2), 96, 1, v2=True)
 MVIT_TINY = MViTArch((1, 1, 2, 1), 24, 1, v2=True, kv_stride=(1, 4, 4))
+MVIT_ARCHS = {"mvit_v1_b": MVIT_V1_B, "mvit_v2_s": MVIT_V2_S, "mvit_tiny": MVIT_TINY}
 
 
 class MViTClassifier(TorchvisionVideoClassifier):
@@ -75,6 +76,13 @@ class MViTClassifier(TorchvisionVideoClassifier):
             extra_no_decay=("backbone.pos_encoding.",),
         )
         self.input_shape = input_shape
+
+    def adapt_pretrained_state(
+        self, state: dict[str, torch.Tensor], own: dict[str, torch.Tensor]
+    ) -> list[str]:
+        """Resize the checkpoint's position tables to this clip shape
+        (:func:`adapt_mvit_positions`)."""
+        return adapt_mvit_positions(state, own)
 
     def forward_features(self, video: torch.Tensor) -> torch.Tensor:
         """As the base class; the clip must have the frames and size the model was built for."""

@@ -33,6 +33,12 @@ SWIN3D_T = SwinArch(96, (2, 2, 6, 2), (3, 6, 12, 24))
 SWIN3D_S = SwinArch(96, (2, 2, 18, 2), (3, 6, 12, 24))
 SWIN3D_B = SwinArch(128, (2, 2, 18, 2), (4, 8, 16, 32))
 SWIN3D_TINY = SwinArch(24, (2, 2, 2, 2), (1, 2, 4, 8), window_size=(4, 4, 4))
+SWIN_ARCHS = {
+    "swin3d_t": SWIN3D_T,
+    "swin3d_s": SWIN3D_S,
+    "swin3d_b": SWIN3D_B,
+    "swin3d_tiny": SWIN3D_TINY,
+}
 
 
 class SwinClassifier(TorchvisionVideoClassifier):

@@ -4,9 +4,7 @@ classifier rows go to the model's classes by name (an enum's ``meta["categories"
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torchvision
 from torchvision.models import WeightsEnum
@@ -16,7 +14,6 @@ from motionfit.models.base import VideoClassifier
 from motionfit.models.weights import (
     STATE_DICT_SUFFIXES,
     LoadReport,
-    StateAdapter,
     load_classifier_weights,
     read_class_names,
     read_hub_checkpoint,
@@ -50,54 +47,40 @@ def is_local_weights(source: str) -> bool:
     return source.endswith(STATE_DICT_SUFFIXES) or Path(source).exists()
 
 
-def torchvision_loader(
-    tv_model: str | None, native_classifier: str, adapt: StateAdapter | None = None
-) -> Callable[[VideoClassifier, str], LoadReport]:
-    """A ``load_pretrained(model, source)`` for one family: a local file, or (when
+def load_torchvision_pretrained(
+    model: VideoClassifier, source: str, *, tv_model: str | None, native_classifier: str
+) -> LoadReport:
+    """Load ``source`` into a torchvision-family classifier: a local file, or (when
     ``tv_model`` has weights in torchvision) a weights enum read from the torch hub cache.
     ``native_classifier`` is the prefix of the backbone's own classifier in torchvision keys;
-    ``adapt`` resizes tables that depend on the clip shape (see :func:`load_classifier_weights`).
-    Classifier rows follow class names: an enum's ``meta["categories"]`` (Kinetics-400 names),
-    a local file's :func:`read_class_names`.
-    """
+    tables that depend on the clip shape are resized by the model's
+    ``adapt_pretrained_state`` (see :func:`load_classifier_weights`). Classifier rows follow
+    class names: an enum's ``meta["categories"]`` (Kinetics-400 names), a local file's
+    :func:`read_class_names`."""
+    if Path(source).is_dir():
+        raise ModelError(_folder_message(source, tv_model))
+    if is_local_weights(source):
+        state = read_state_dict(source)
+        classes = read_class_names(source)
+    elif tv_model is None:
+        raise ModelError(
+            f"no torchvision weights for this model; give a local {_LOCAL_FILE} instead of "
+            f"'{source}'"
+        )
+    else:
+        weights = resolve_torchvision_weights(tv_model, source)
+        source = f"{type(weights).__name__}.{weights.name}"
+        state = read_hub_checkpoint(weights.url, source)
+        classes = weights.meta.get("categories")
+    last = f"head.layers.{len(model.head.layers) - 1}."
 
-    def load_pretrained(model: VideoClassifier, source: str) -> LoadReport:
-        if Path(source).is_dir():
-            raise ModelError(_folder_message(source, tv_model))
-        if is_local_weights(source):
-            state = read_state_dict(source)
-            classes = read_class_names(source)
-        elif tv_model is None:
-            raise ModelError(
-                f"no torchvision weights for this model; give a local {_LOCAL_FILE} instead of "
-                f"'{source}'"
-            )
-        else:
-            weights = resolve_torchvision_weights(tv_model, source)
-            source = f"{type(weights).__name__}.{weights.name}"
-            state = read_hub_checkpoint(weights.url, source)
-            classes = weights.meta.get("categories")
-        last = f"head.layers.{len(model.head.layers) - 1}."
+    def native_keys(key: str) -> str:
+        if key.startswith(native_classifier):
+            return last + key.removeprefix(native_classifier)
+        return "backbone." + key
 
-        def native_keys(key: str) -> str:
-            if key.startswith(native_classifier):
-                return last + key.removeprefix(native_classifier)
-            return "backbone." + key
-
-        return load_classifier_weights(model, state, source, native_keys, adapt, classes)
-
-    return load_pretrained
-
-
-def pretrained_sources(tv_model: str) -> tuple[str, ...]:
-    """The weight sources torchvision has for ``tv_model``, as ``torchvision:<NAME>``."""
-    return tuple(f"torchvision:{w.name}" for w in torchvision.models.get_model_weights(tv_model))
-
-
-def weights_normalization(tv_model: str) -> dict[str, Any]:
-    """The input ``mean``/``std`` the model's default torchvision weights were trained with."""
-    preset = torchvision.models.get_model_weights(tv_model).DEFAULT.transforms()
-    return {"mean": tuple(preset.mean), "std": tuple(preset.std)}
+    adapt = model.adapt_pretrained_state
+    return load_classifier_weights(model, state, source, native_keys, adapt, classes)
 
 
 def _folder_message(source: str, tv_model: str | None) -> str:

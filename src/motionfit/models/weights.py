@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import torch
-from torch import nn
 
 from motionfit.atomic import atomic_write_text
 from motionfit.data.records import LabelMap
@@ -214,20 +213,6 @@ def read_class_names(path: str | Path) -> tuple[str, ...] | None:
         if (folder / "labels.txt").is_file():
             return LabelMap.load(folder / "labels.txt").names
     return None
-
-
-def load_with_report(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> LoadReport:
-    """Load what fits (same name and shape); report the rest instead of failing."""
-    own = module.state_dict()
-    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    wrong_shape = [k for k in state if k in own and own[k].shape != state[k].shape]
-    module.load_state_dict(fitting, strict=False)
-    return LoadReport(
-        source=source,
-        missing=sorted(k for k in own if k not in fitting),
-        unexpected=sorted([k for k in state if k not in own] + wrong_shape),
-        loaded=sorted(fitting),
-    )
 
 
 def hub_cache_path(url: str) -> Path:

@@ -19,7 +19,7 @@ import lightning as L
 from motionfit.config import Config
 from motionfit.errors import ConfigError
 from motionfit.models.data_config import resolve_model_defaults
-from motionfit.models.hf_zoo import IMAGENET_MEAN, IMAGENET_STD
+from motionfit.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from motionfit.output_dir import releases_output_locks
 from motionfit.pretrain.data import UnlabeledDataModule
 from motionfit.pretrain.model import build_pretrainer, check_pretrainable

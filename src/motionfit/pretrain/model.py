@@ -14,10 +14,10 @@ import torch
 from transformers import VideoMAEForPreTraining
 
 from motionfit.errors import ConfigError
+from motionfit.models.family import ViTSize
 from motionfit.models.hf_common import (
     PATCH_SIZE,
     TUBELET_SIZE,
-    ViTSize,
     encoder_layer_id,
     square_side,
     videomae_config,

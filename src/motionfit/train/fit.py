@@ -113,7 +113,7 @@ def train(
         config, len(labels), _initial_weights(config, init_from), class_names=labels.names
     )
     adapted = adapt_for_training(model, config.model)  # model.freeze, model.lora
-    apply_speed_switches(model, get_spec(config.model.name).family, config.train)
+    apply_speed_switches(model, get_spec(config.model.name), config.train)
     task = VideoClassificationTask(config, model, len(labels))
     trainer = build_trainer(config, run, progress, extra_callbacks=callbacks)  # writes nothing
     check_trains_some_steps(len(datamodule.train_records), config, trainer.world_size)

@@ -6,35 +6,39 @@ the loss is the same to float tolerance with and without each (``tests/test_spee
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from motionfit.config import TrainConfig
 from motionfit.errors import ConfigError
+from motionfit.models.base import VideoClassifier
+from motionfit.models.registry import ModelSpec, list_families
 
-CHANNELS_LAST_FAMILIES = frozenset({"cnn"})
-CHECKPOINTING_FAMILIES = {"videomae": "videomae", "timesformer": "timesformer"}  # -> encoder
+
+def _families_with(capability: str) -> str:
+    return ", ".join(f.name for f in list_families() if getattr(f.capabilities, capability))
 
 
-def apply_speed_switches(model: nn.Module, family: str, cfg: TrainConfig) -> nn.Module:
+def apply_speed_switches(
+    model: VideoClassifier, spec: ModelSpec, cfg: TrainConfig
+) -> VideoClassifier:
     """Apply ``train.channels_last``, ``train.grad_checkpointing`` and ``train.compile`` to
     ``model`` in place (its parameter names stay as they are); returns it. A switch the
-    model's family cannot use is a :class:`ConfigError`."""
+    model's family does not declare (:class:`~motionfit.models.family.Capabilities`) is a
+    :class:`ConfigError`."""
+    capabilities = spec.capabilities
     if cfg.channels_last:
-        if family not in CHANNELS_LAST_FAMILIES:
+        if not capabilities.channels_last:
             raise ConfigError(
-                f"config key 'train.channels_last': for the 3-D CNN families only, not {family}"
+                f"config key 'train.channels_last': for the {_families_with('channels_last')} "
+                f"families only, not {spec.family}"
             )
         model.to(memory_format=torch.channels_last_3d)
     if cfg.grad_checkpointing:
-        encoder = CHECKPOINTING_FAMILIES.get(family)
-        if encoder is None:
+        if not capabilities.grad_checkpointing:
             raise ConfigError(
                 "config key 'train.grad_checkpointing': for the "
-                f"{', '.join(CHECKPOINTING_FAMILIES)} families only, not {family}"
+                f"{_families_with('grad_checkpointing')} families only, not {spec.family}"
             )
-        getattr(model, encoder).gradient_checkpointing_enable(
-            gradient_checkpointing_kwargs={"use_reentrant": False}
-        )
+        model.set_grad_checkpointing(True)
     if cfg.compile:
         model.compile(backend=cfg.compile_backend)
     return model

@@ -18,8 +18,6 @@ Hand-written: torchvision's video ResNets have fixed widths (64..512) and no mot
 
 from __future__ import annotations
 
-from functools import partial
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,7 +25,6 @@ from torchvision.ops import StochasticDepth
 
 from motionfit.models.base import VideoClassifier
 from motionfit.models.head import HeadSpec, VideoHead
-from motionfit.models.registry import ModelSpec, register_model
 
 _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8
 
@@ -162,48 +159,3 @@ def build_motioncnn(
     """A :class:`MotionCNN` (any clip length and size >= 16)."""
     del num_frames, image_size  # fully convolutional: any T and size work
     return MotionCNN(num_classes, width, head, drop_path, appearance)
-
-
-_USE_IF = (
-    "CPU demos, tests and quick augmentation studies; a motion-first baseline, not a "
-    "replacement for pretrained transformers on real data"
-)
-
-register_model(
-    ModelSpec(
-        name="motioncnn_tiny",
-        family="cnn",
-        builder=partial(build_motioncnn, width=16),
-        default_frames=8,
-        default_size=32,
-        use_if=_USE_IF,
-        recipe="demo",
-        tiny=True,
-        sees_appearance=False,
-    )
-)
-register_model(
-    ModelSpec(
-        name="motioncnn_tiny_rgb",
-        family="cnn",
-        builder=partial(build_motioncnn, width=16, appearance=True),
-        default_frames=8,
-        default_size=32,
-        use_if="augmentation studies: motioncnn_tiny that also sees the frames, so it can "
-        "learn appearance shortcuts",
-        recipe="ablation_demo",
-        tiny=True,
-    )
-)
-register_model(
-    ModelSpec(
-        name="motioncnn_s",
-        family="cnn",
-        builder=partial(build_motioncnn, width=32),
-        default_frames=16,
-        default_size=112,
-        use_if=_USE_IF,
-        recipe="demo",
-        sees_appearance=False,
-    )
-)
