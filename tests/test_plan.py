@@ -90,6 +90,23 @@ def test_paired_directions_get_a_flip_map_and_imbalance_gets_class_weights(gestu
     assert plan.value("train.class_weights") == "balanced"  # up has 1 video, the others 5
 
 
+def test_a_random_validation_split_of_ungrouped_videos_is_called_out(gestures, tmp_path):
+    plan = make_plan(fingerprint(str(gestures)), CPU, source=str(gestures))
+    assert any("no video names a group" in note for note in plan.notes)
+    grouped = tmp_path / "grouped"  # UCF101-style names carry the group (g01, g02)
+    for folder in gestures.iterdir():
+        for i, video in enumerate(sorted(folder.iterdir())):
+            target = (
+                grouped / folder.name / f"v_{folder.name}_g{i % 2 + 1:02d}_c{i:02d}{video.suffix}"
+            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(video, target)
+    prints = fingerprint(str(grouped))
+    assert prints.grouped == prints.readable == 20
+    plan = make_plan(prints, CPU, source=str(grouped))
+    assert not any("no video names a group" in note for note in plan.notes)
+
+
 def test_a_gpu_plan_takes_a_pretrained_family_and_adapts_to_few_labels(gestures):
     prints = fingerprint(str(gestures))
     plan = make_plan(prints, Machine(8, "a GPU", 24.0), source=str(gestures), hours=2.0)

@@ -54,6 +54,8 @@ class DataFingerprint:
         frames, seconds, fps: per readable video (its annotated segment where it has one).
         short_side, long_side: frame size in pixels; ``portrait`` share of taller-than-wide videos.
         segments: records restricted to an annotated segment (``start``/``end``).
+        grouped: readable records that name a group (recording session, subject: kept on one
+            side of the train/validation split).
     """
 
     source: str
@@ -69,6 +71,7 @@ class DataFingerprint:
     long_side: Spread
     portrait: float
     segments: int
+    grouped: int = 0
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -124,6 +127,7 @@ def fingerprint_records(
         long_side=Spread.of(long),
         portrait=float(np.mean([m.height > m.width for _, m in readable])),
         segments=sum(r.start is not None or r.end is not None for r, _ in readable),
+        grouped=sum(r.group is not None for r, _ in readable),
     )
 
 
