@@ -160,12 +160,17 @@ def _model_settings(
     if spec.pretrained and machine.gpu_memory_gb is not None:
         plan.set("model.pretrained", spec.pretrained[0].removeprefix("hf:"), "its own weights")
         if per_class < PROBE_VIDEOS_PER_CLASS:
+            faster = (
+                "motionfit features, then motionfit train --features"
+                if spec.capabilities.frozen_features
+                else "a model made to be used frozen (--model vjepa2_l), whose features "
+                "motionfit features caches once"
+            )
             plan.set(
                 "model.freeze",
                 "backbone",
                 f"~{per_class:.0f} labeled videos per class (< {PROBE_VIDEOS_PER_CLASS}): train "
-                "a probe on the frozen backbone; faster still: motionfit features, then "
-                "motionfit train --features",
+                f"a probe on the frozen backbone; faster still: {faster}",
             )
         elif per_class < LORA_VIDEOS_PER_CLASS:
             plan.set(
@@ -319,7 +324,7 @@ def _budget_settings(
     )
     plan.set(
         "train.clean_train_videos",
-        min(64, max(16, train_videos // 4)),
+        min(train_videos, 64, max(16, train_videos // 4)),
         "training videos scored each epoch for the overfitting gap",
     )
     epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_STEPS / steps_per_epoch)))
