@@ -86,6 +86,7 @@ def collect(run: Path) -> dict:
     diagnostics = test.get("diagnostics", {})
     return {
         "test_top1": test["top1"],
+        "test_mean_class_accuracy": test["mean_class_accuracy"],
         "val_top1_training": best_val,
         "val_top1_evaluate": again["top1"],
         "frozen_agreement": diagnostics.get("frozen", {}).get("agreement"),
@@ -104,9 +105,9 @@ def mean_std(values: list[float]) -> str:
 def table(results: dict[str, dict[str, list[dict]]]) -> str:
     """The markdown table of the study."""
     lines = [
-        "| model | recipe | test top-1 % | val top-1 % (training) | val top-1 % (evaluate) "
-        "| frozen agreement % | diagnostics readable |",
-        "|---|---|---|---|---|---|---|",
+        "| model | recipe | test top-1 % | test mean class accuracy % | val top-1 % (training) "
+        "| val top-1 % (evaluate) | frozen agreement % | diagnostics readable |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for model, by_recipe in results.items():
         for recipe, runs in by_recipe.items():
@@ -114,6 +115,7 @@ def table(results: dict[str, dict[str, list[dict]]]) -> str:
             readable = sum(bool(r["meaningful"]) for r in runs)
             lines.append(
                 f"| {model} | {recipe} | {mean_std([r['test_top1'] for r in runs])} "
+                f"| {mean_std([r['test_mean_class_accuracy'] for r in runs])} "
                 f"| {mean_std([r['val_top1_training'] for r in runs])} "
                 f"| {mean_std([r['val_top1_evaluate'] for r in runs])} "
                 f"| {mean_std(frozen) if frozen else '-'} | {readable} of {len(runs)} |"
