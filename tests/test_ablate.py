@@ -12,13 +12,6 @@ from pathlib import Path
 import pytest
 from run_fixtures import assert_informative_png
 
-from motionfit.ablate import (
-    METRICS,
-    builtin_variants,
-    run_ablation,
-    select_variants,
-    variant_config,
-)
 from motionfit.cli.main import main
 from motionfit.config import load_config
 from motionfit.data.records import read_records
@@ -26,6 +19,13 @@ from motionfit.data.synthetic import make_dataset
 from motionfit.errors import ConfigError
 from motionfit.models.data_config import resolve_model_defaults
 from motionfit.run import read_metrics
+from motionfit.sweeps.ablation import (
+    METRICS,
+    builtin_variants,
+    run_ablation,
+    select_variants,
+    variant_config,
+)
 
 FAST = [
     "data.num_workers=0",
@@ -188,8 +188,8 @@ def test_cli_ablation_of_two_variants_over_two_seeds(videos, tmp_path, capsys):
 def test_the_table_printed_to_a_log_has_one_line_per_variant(capsys):
     """Not a terminal (CI log, ``| tee``): the table is as wide as it needs, not squeezed
     into 80 columns, so no cell wraps onto a second line or is cut."""
-    from motionfit.ablate import RunScores, VariantSummary
     from motionfit.cli.sweep_cmd import ablation_table, print_table
+    from motionfit.sweeps.ablation import RunScores, VariantSummary
 
     names = [v.name for v in builtin_variants()] + ["strong_jitter_with_a_long_name"]
     variants = [

@@ -26,9 +26,9 @@ from motionfit.cli.common import (
 from motionfit.errors import ConfigError
 
 if TYPE_CHECKING:
-    from motionfit.ablate import RunScores, VariantSummary
     from motionfit.config import Config
     from motionfit.sweeps import SweepResult, TrialRow
+    from motionfit.sweeps.ablation import RunScores, VariantSummary
 
 OUT_OPTION = typer.Option(..., "--out", "-o", help="Output folder.")
 LEADERBOARD_ROWS = 20
@@ -143,7 +143,7 @@ def ablate(
     smoothing + MixUp, and + the debiasing augmentations (same budget and seeds); print train,
     clean-train, validation and test accuracy, the overfitting gap and the motion-reliance
     agreements (mean ± std); write ablation.csv and ablation.png."""
-    from motionfit.ablate import run_ablation, select_variants
+    from motionfit.sweeps.ablation import run_ablation, select_variants
 
     quiet_lightning()
     names = [n.strip() for n in variants.split(",") if n.strip()] if variants else None
@@ -259,7 +259,7 @@ def _print_leaderboard(result: SweepResult) -> None:
 
 
 def _ablation_metrics(variants: list[VariantSummary]) -> list[str]:
-    from motionfit.ablate import METRICS
+    from motionfit.sweeps.ablation import METRICS
 
     return [m for m in METRICS if any(v.values(m) for v in variants)]
 
@@ -273,7 +273,7 @@ def _mean_std(variant: VariantSummary, metric: str) -> str:
 
 
 def _run_line(scores: RunScores) -> None:
-    from motionfit.ablate import METRIC_TITLES
+    from motionfit.sweeps.ablation import METRIC_TITLES
 
     shown = ", ".join(
         f"{METRIC_TITLES[m]} {v:.1%}" for m, v in scores.scores.items() if v is not None
