@@ -32,7 +32,7 @@ from motionfit.features.cache import CONFIG_FILE, META_FILE, CacheRow, FeatureCa
 from motionfit.models.build import build_model_from_config
 from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.hf_common import TokenPoolingClassifier
-from motionfit.models.registry import get_spec, list_families
+from motionfit.models.registry import families_with, get_spec
 from motionfit.models.weights import report_load
 from motionfit.output_dir import (
     MARKER_FILE,
@@ -143,7 +143,7 @@ def extract_features(
 def _backbone(config: Config, num_classes: int, weights: str | None) -> TokenPoolingClassifier:
     """The model as ``motionfit train`` builds it (same seed, so the same initial weights)."""
     if not get_spec(config.model.name).capabilities.frozen_features:
-        frozen = ", ".join(f.name for f in list_families() if f.capabilities.frozen_features)
+        frozen = families_with("frozen_features")
         raise ModelError(
             f"{config.model.name}: cached features need a model of the {frozen} families"
         )

@@ -8,16 +8,11 @@ from typing import TYPE_CHECKING
 from motionfit.errors import ModelError
 from motionfit.models.base import VideoClassifier
 from motionfit.models.head import HeadSpec
-from motionfit.models.registry import ModelSpec, get_spec, list_families
+from motionfit.models.registry import ModelSpec, families_with, get_spec
 from motionfit.models.weights import load_classifier_weights, read_class_names, read_state_dict
 
 if TYPE_CHECKING:
     from motionfit.config import Config
-
-
-def attentive_families() -> str:
-    """The families whose models take ``model.head=attentive``, for messages."""
-    return ", ".join(f.name for f in list_families() if f.capabilities.attentive_head)
 
 
 def build_model(
@@ -55,9 +50,8 @@ def build_model(
     if class_names is not None and len(class_names) != num_classes:
         raise ModelError(f"{name}: {len(class_names)} class names for {num_classes} classes")
     if head is not None and head.pool == "attentive" and not spec.capabilities.attentive_head:
-        raise ModelError(
-            f"{name}: model.head=attentive needs a model of the {attentive_families()} families"
-        )
+        attentive = families_with("attentive_head")
+        raise ModelError(f"{name}: model.head=attentive needs a model of the {attentive} families")
     model = spec.builder(num_classes, frames, size, head or HeadSpec(), drop_path)
     model.class_names = None if class_names is None else tuple(class_names)
     if pretrained:

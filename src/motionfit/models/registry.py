@@ -133,3 +133,9 @@ def list_specs() -> list[ModelSpec]:
 def list_families() -> list[Family]:
     """All registered families, in registration order."""
     return list(_FAMILIES.values())
+
+
+def families_with(capability: str) -> str:
+    """The names of the families whose :class:`Capabilities` declare ``capability``, comma
+    separated (for messages)."""
+    return ", ".join(f.name for f in _FAMILIES.values() if getattr(f.capabilities, capability))

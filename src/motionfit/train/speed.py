@@ -10,11 +10,7 @@ import torch
 from motionfit.config import TrainConfig
 from motionfit.errors import ConfigError
 from motionfit.models.base import VideoClassifier
-from motionfit.models.registry import ModelSpec, list_families
-
-
-def _families_with(capability: str) -> str:
-    return ", ".join(f.name for f in list_families() if getattr(f.capabilities, capability))
+from motionfit.models.registry import ModelSpec, families_with
 
 
 def apply_speed_switches(
@@ -28,7 +24,7 @@ def apply_speed_switches(
     if cfg.channels_last:
         if not capabilities.channels_last:
             raise ConfigError(
-                f"config key 'train.channels_last': for the {_families_with('channels_last')} "
+                f"config key 'train.channels_last': for the {families_with('channels_last')} "
                 f"families only, not {spec.family}"
             )
         model.to(memory_format=torch.channels_last_3d)
@@ -36,7 +32,7 @@ def apply_speed_switches(
         if not capabilities.grad_checkpointing:
             raise ConfigError(
                 "config key 'train.grad_checkpointing': for the "
-                f"{_families_with('grad_checkpointing')} families only, not {spec.family}"
+                f"{families_with('grad_checkpointing')} families only, not {spec.family}"
             )
         model.set_grad_checkpointing(True)
     if cfg.compile:
