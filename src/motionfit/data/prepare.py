@@ -388,11 +388,16 @@ def _end_pool(
 ) -> None:
     """Shut ``pool`` down without waiting for the videos still being transcoded (an
     interruption drops them; their partial files are replaced by the next run)."""
+    # shutdown(wait=False) forgets the manager thread, so a later shutdown(wait=True) does
+    # not join it; joined here, it has closed its wake-up pipe before the interpreter's exit
+    # hook writes to it ("Exception ignored ... Bad file descriptor" otherwise)
+    manager = pool._executor_manager_thread
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:  # no public call ends an executor's busy workers (until 3.14)
         worker.kill()
         worker.join()
-    pool.shutdown(wait=True)  # its manager thread sees the dead workers and ends
+    if manager is not None:
+        manager.join()  # type: ignore[attr-defined]  # typeshed mistypes it as _ThreadWakeup
 
 
 def _job(job: _Job, settings: PrepareSettings) -> tuple[dict, str | None]:
