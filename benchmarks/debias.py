@@ -2,10 +2,10 @@
 or in the loader (what a per-sample transform would do, decoding a second video per clip).
 
 Prints, for a demo-sized batch (32 clips of 8x32x32) and a fine-tuning-sized one (8 clips of
-16x224x224), the time of ``DebiasAugment`` on the batch (every kind with probability 1, so the
-worst case) against the loader's extra cost of the same batch: decoding one more clip per
-sample from a real h264 file (the still frame or background of another video). Ratios < 1
-mean the batch is cheaper.
+16x224x224), the time of the registered debiasing augmentations on the batch (every one with
+probability 1, so the worst case) against the loader's extra cost of the same batch: decoding
+one more clip per sample from a real h264 file (the still frame or background of another
+video). Ratios < 1 mean the batch is cheaper.
 
     python benchmarks/debias.py [--repeats 5]
 """
@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionfit.data.debias import DebiasAugment
+from motionfit.config import AugmentConfig
+from motionfit.data.augment import BatchState, build_stage, registered
 from motionfit.data.decode import read_clip
 from motionfit.data.encode import write_video
 
@@ -50,7 +51,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    augment = DebiasAugment(static_blend=1.0, still_mix=1.0, foreground_paste=1.0)
+    debias = [name for name, a in registered("batch").items() if a.needs_appearance]
+    config = AugmentConfig(mix={"p": 0.0}, **{name: {"p": 1.0} for name in debias})
+    steps = build_stage(config, "batch")
+
+    def augment(videos: torch.Tensor, keys: list) -> torch.Tensor:
+        state = BatchState(videos, torch.eye(len(videos)), keys, torch.Generator())
+        for step in steps:
+            state = step(state)
+        return state.videos
+
     print(f"{'batch':28s} {'on the batch':>14s} {'2nd decode/batch':>18s} {'ratio':>7s}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (batch, frames, size) in SHAPES.items():

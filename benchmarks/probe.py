@@ -99,7 +99,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         videos = make_dataset(Path(tmp) / "videos", classes=4, per_class=8, size=(96, 96),
                               frames=(24, 32), seed=0)  # fmt: skip
-        sets = ["data.num_workers=0", "augment.mixup_alpha=0", "augment.cutmix_alpha=0",
+        sets = ["data.num_workers=0", "augment.mix.mixup_alpha=0", "augment.mix.cutmix_alpha=0",
                 f"train.batch_size={args.batch}"]  # fmt: skip
         config, weights = features_config(args.model, str(videos), overrides=sets)
         start = time.perf_counter()

@@ -14,6 +14,7 @@ from run_fixtures import assert_informative_png
 
 from motionfit.cli.main import main
 from motionfit.config import load_config
+from motionfit.data.augment import get, registered
 from motionfit.data.records import read_records
 from motionfit.data.synthetic import make_dataset
 from motionfit.errors import ConfigError
@@ -70,17 +71,20 @@ def test_builtin_variants_switch_one_thing_at_a_time():
         "temporal+spatial+ls+mixup+debias": (True, True),
     }
     for name in ("none", "temporal", "spatial", "temporal+spatial"):
-        assert configs[name].train.label_smoothing == 0 and configs[name].augment.mix_prob == 0
+        assert configs[name].train.label_smoothing == 0 and configs[name].augment.mix.p == 0
     full = configs["temporal+spatial+ls+mixup"]
-    assert full.train.label_smoothing == 0.1 and full.augment.mix_prob == 0.5
-    assert full.augment.mixup_alpha == 0.8 and full.augment.cutmix_alpha == 0
-    debias = ("static_blend", "still_mix", "foreground_paste")
+    assert full.train.label_smoothing == 0.1 and full.augment.mix.p == 0.5
+    assert full.augment.mix.mixup_alpha == 0.8 and full.augment.mix.cutmix_alpha == 0
+    debias = [name for name, a in registered("batch").items() if a.needs_appearance]
+    assert len(debias) == 3  # static blend, still mix, foreground paste
     for name, config in configs.items():  # debiasing only in the last variant: the recipe's
         expected = base.augment if name.endswith("+debias") else None
-        for field in debias:
-            assert getattr(config.augment, field) == (getattr(expected, field) if expected else 0)
+        for kind in debias:
+            own = expected.settings(kind).p if expected else 0
+            assert config.augment.settings(kind).p == own
     rgb = variant_config(load_config("ablation_demo"), builtin_variants()[-1], seed=0)
-    assert rgb.augment.still_mix == 0.5 and rgb.augment.foreground_paste == 0.5
+    decided = [rgb.augment.settings(kind).p for kind in debias if get(kind).model_decided()]
+    assert decided == [0.5, 0.5]
     # everything else is the recipe's
     assert configs["none"].optim == base.optim and configs["none"].train.epochs == base.train.epochs
 

@@ -95,7 +95,7 @@ def test_weighted_loss_trains_and_uses_the_weights(imbalanced: Path, tmp_path: P
 
     from motionfit.train.task import VideoClassificationTask
 
-    datamodule = _datamodule(imbalanced, tmp_path, *sets[:1], "augment.mix_prob=0")
+    datamodule = _datamodule(imbalanced, tmp_path, *sets[:1], "augment.mix.p=0")
     datamodule.setup("fit")
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 32 * 32, 3))
     task = VideoClassificationTask(datamodule.config, model, 3)

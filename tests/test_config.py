@@ -229,8 +229,12 @@ def test_loading_and_validating_every_recipe_imports_no_torch():
         "configs = [load_config(name) for name in list_recipes()]\n"
         "assert configs and configs[0].augment.mean is None  # the model decides, later\n"
         "heavy = sorted(m for m in ('torch', 'torchvision', 'transformers', 'lightning', "
-        "'motionfit.models', 'motionfit.data') if m in sys.modules)\n"
+        "'motionfit.models') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
+        "# the augmentation registry (each augmentation's section) is read, nothing else of data\n"
+        "data = sorted(m for m in sys.modules if m.startswith('motionfit.data.'))\n"
+        "assert all(m.startswith('motionfit.data.augment') for m in data), data\n"
+        "assert 'motionfit.data.augment.registry' in data\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -278,25 +282,22 @@ def test_recipes_take_the_model_s_normalization_unless_they_set_their_own(tmp_pa
 
 @pytest.mark.parametrize("model", ["motioncnn_tiny_rgb", "swin3d_tiny", "videomae_tiny"])
 def test_swapping_in_an_appearance_capable_model_turns_debiasing_on(model):
-    from motionfit.data.debias import DebiasAugment
+    from motionfit.data.augment import build_stage, registered
+
+    decided = [name for name, a in registered().items() if a.model_decided()]
+    assert len(decided) == 2  # the appearance debiasing: still mix and foreground paste
+
+    def probabilities(config):
+        return [config.augment.settings(name).p for name in decided]
 
     demo = resolved("demo")
-    assert (demo.augment.still_mix, demo.augment.foreground_paste) == (0.0, 0.0)
-    assert not DebiasAugment.from_config(demo.augment).enabled  # motion-only CNN: nothing to do
+    assert probabilities(demo) == [0.0, 0.0]
+    assert [s.name for s in build_stage(demo.augment, "batch")] == ["mix"]  # motion-only CNN
     swapped = resolved("demo", [f"model.name={model}"])
-    assert (swapped.augment.still_mix, swapped.augment.foreground_paste) == (0.5, 0.5)
-    assert DebiasAugment.from_config(swapped.augment).enabled
+    assert probabilities(swapped) == [0.5, 0.5]
+    assert [s.name for s in build_stage(swapped.augment, "batch")] == [*decided, "mix"]
     # a value set on purpose stays, for either kind of model; a saved run config keeps its own
-    off = resolved("demo", [f"model.name={model}", "augment.still_mix=0"])
-    assert (off.augment.still_mix, off.augment.foreground_paste) == (0.0, 0.5)
-    on = resolved("demo", ["augment.foreground_paste=0.3"])
-    assert (on.augment.still_mix, on.augment.foreground_paste) == (0.0, 0.3)
-
-
-def test_config_show_says_where_debiasing_comes_from(capsys):
-    assert main(["config", "show", "demo", "--set", "model.name=motioncnn_tiny_rgb"]) == 0
-    out = capsys.readouterr().out
-    assert "still_mix: 0.5  # the model's default (motioncnn_tiny_rgb sees appearance)" in out
-    assert main(["config", "show", "demo", "--set", "augment.still_mix=0.2"]) == 0
-    out = capsys.readouterr().out
-    assert "still_mix: 0.2  # set by the config; motioncnn_tiny sees only motion" in out
+    off = resolved("demo", [f"model.name={model}", f"augment.{decided[0]}.p=0"])
+    assert probabilities(off) == [0.0, 0.5]
+    on = resolved("demo", [f"augment.{decided[1]}.p=0.3"])
+    assert probabilities(on) == [0.0, 0.3]

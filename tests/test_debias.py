@@ -10,8 +10,10 @@ import pytest
 import torch
 from run_fixtures import make_videos, run_cli, tiny_config
 
+from motionfit.config import schema
+from motionfit.data.augment import AugmentContext, BatchState, build_stage, get, registered
+from motionfit.data.augment._stills import moving_region
 from motionfit.data.dataset import VideoClipDataset, collate_clips
-from motionfit.data.debias import DEBIAS_KINDS, DebiasAugment, moving_region
 from motionfit.data.guard import check_augmentations
 from motionfit.data.records import read_records
 from motionfit.models.build import build_model
@@ -31,8 +33,29 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {**items, "float": items["video"].float(), "config": config}
 
 
+DEBIAS_KINDS = ("static_blend", "still_mix", "foreground_paste")
+
+
 def keys(n: int, epoch: int = 0, seed: int = 0) -> list[tuple[int, int, int, int]]:
     return [(seed, epoch, i, 0) for i in range(n)]
+
+
+def debias(config, **settings: dict) -> list:
+    """The debiasing augmentations with ``settings`` (kind -> section fields), others off."""
+    sections = {kind: {"p": 0.0} for kind in DEBIAS_KINDS} | settings
+    augment = config.augment.model_validate(
+        {**config.augment.model_dump(), "enabled": True, **sections}
+    )
+    return build_stage(augment, "batch")
+
+
+def run(steps: list, x: torch.Tensor, clip_keys: list) -> BatchState:
+    """``x`` through ``steps`` (no mixing: targets stay one-hot)."""
+    state = BatchState(x, torch.eye(len(x)), clip_keys, torch.Generator().manual_seed(0))
+    for step in steps:
+        if step.name != "mix":
+            state = step(state)
+    return state
 
 
 def fitted_weight(out: torch.Tensor, clip: torch.Tensor) -> float:
@@ -46,9 +69,9 @@ def test_blends_add_the_same_still_frame_to_every_frame_within_the_strength_rang
     batch: dict, kind: str
 ) -> None:
     low, high = 0.25, 0.4
-    augment = DebiasAugment(**{kind: 1.0, f"{kind}_strength": (low, high)})
+    steps = debias(batch["config"], **{kind: {"p": 1.0, "strength": (low, high)}})
     x = batch["float"]
-    result = augment(x, keys(len(x)))
+    result = run(steps, x, keys(len(x)))
     assert result.applied[kind].all()
     for i in range(len(x)):
         w = fitted_weight(result.videos[i], x[i])
@@ -65,9 +88,9 @@ def test_foreground_paste_keeps_the_moving_region_and_replaces_the_rest_in_every
     batch: dict,
 ) -> None:
     low, high = 0.2, 0.3
-    augment = DebiasAugment(foreground_paste=1.0, foreground_paste_strength=(low, high))
+    steps = debias(batch["config"], foreground_paste={"p": 1.0, "strength": (low, high)})
     x = batch["float"]
-    result = augment(x, keys(len(x)))
+    result = run(steps, x, keys(len(x)))
     for i in range(len(x)):
         kept = (result.videos[i] == x[i]).all(dim=0)  # [T, H, W]
         replaced = ~kept
@@ -93,34 +116,61 @@ def test_moving_region_follows_the_moving_object() -> None:
 
 
 def test_augmentations_are_deterministic_per_seed_epoch_and_sample(batch: dict) -> None:
-    augment = DebiasAugment(static_blend=0.5, still_mix=0.5, foreground_paste=0.5)
+    steps = debias(batch["config"], **{kind: {"p": 0.5} for kind in DEBIAS_KINDS})
     x = batch["float"]
-    first = augment(x, keys(len(x)))
-    again = augment(x, keys(len(x)))
+    first = run(steps, x, keys(len(x)))
+    again = run(steps, x, keys(len(x)))
     assert torch.equal(first.videos, again.videos)
-    other_epoch = augment(x, keys(len(x), epoch=1))
+    other_epoch = run(steps, x, keys(len(x), epoch=1))
     assert not torch.equal(first.videos, other_epoch.videos)
     # a clip's own draws do not depend on its place in the batch (static blend uses no partner)
-    blend = DebiasAugment(static_blend=1.0)
+    blend = debias(batch["config"], static_blend={"p": 1.0})
     order = [5, 4, 3, 2, 1, 0]
-    forward = blend(x, keys(len(x))).videos
-    shuffled = blend(x[order], [keys(len(x))[i] for i in order]).videos
+    forward = run(blend, x, keys(len(x))).videos
+    shuffled = run(blend, x[order], [keys(len(x))[i] for i in order]).videos
     assert torch.equal(forward[order], shuffled)
+    # one augmentation's draws never shift another's: still mix alone or after static blend
+    alone = run(debias(batch["config"], still_mix={"p": 0.5}), x, keys(len(x))).applied
+    both = run(
+        debias(batch["config"], still_mix={"p": 0.5}, static_blend={"p": 0.5}), x, keys(len(x))
+    ).applied
+    assert torch.equal(alone["still_mix"], both["still_mix"])
 
 
 def test_off_by_default_and_with_augmentation_disabled(batch: dict) -> None:
-    config = batch["config"]
-    assert not DebiasAugment.from_config(config.augment).enabled
-    on = config.augment.model_copy(update={"still_mix": 1.0, "enabled": True})
-    assert DebiasAugment.from_config(on).enabled
-    off = on.model_copy(update={"enabled": False})
-    assert not DebiasAugment.from_config(off).enabled
+    config = tiny_config(Path("."), extra=["augment.mix.p=0"])
+    assert build_stage(config.augment, "batch") == []
+    on = tiny_config(Path("."), extra=["augment.mix.p=0", "augment.still_mix.p=1"])
+    assert [step.name for step in build_stage(on.augment, "batch")] == ["still_mix"]
+    off = on.augment.model_copy(update={"enabled": False})
+    assert build_stage(off, "batch") == []
+
+
+def test_each_declares_its_stage_verdict_and_need_for_appearance() -> None:
+    for kind in DEBIAS_KINDS:
+        augmentation = get(kind)
+        assert augmentation.stage == "batch" and augmentation.needs_appearance
+        assert (
+            augmentation.verdict.level in ("recommended", "allowed") and augmentation.verdict.reason
+        )
+        assert kind in registered("batch")
+    assert [get(k).model_decided() for k in DEBIAS_KINDS] == [False, True, True]
+
+
+def test_preview_draws_each_on_every_clip(batch: dict) -> None:
+    clip, other = batch["video"][0], batch["video"][1]
+    for kind in DEBIAS_KINDS:
+        augmentation = get(kind)
+        settings = augmentation.preview_settings(augmentation.settings_model())
+        drawn = augmentation(settings, AugmentContext(batch["config"].augment)).preview(clip, other)
+        assert drawn.dtype == torch.uint8 and drawn.shape == clip.shape
+        assert not torch.equal(drawn, clip)
 
 
 def test_training_step_keeps_labels_and_composes_with_mixup(batch: dict) -> None:
     config = tiny_config(
         Path("."),
-        extra=[f"augment.{kind}=1.0" for kind in DEBIAS_KINDS] + ["augment.mix_prob=0"],
+        extra=[f"augment.{kind}.p=1.0" for kind in DEBIAS_KINDS] + ["augment.mix.p=0"],
     )
     model = build_model("motioncnn_tiny", num_classes=3, num_frames=8, image_size=32)
     task = VideoClassificationTask(config, model, num_classes=3)
@@ -129,27 +179,26 @@ def test_training_step_keeps_labels_and_composes_with_mixup(batch: dict) -> None
     assert torch.isfinite(loss)
     assert torch.equal(targets.argmax(dim=1), batch["label"])
     assert torch.all(targets.max(dim=1).values == 1)
-    mixed = tiny_config(Path("."), extra=["augment.still_mix=1.0", "augment.mix_prob=1.0"])
+    mixed = tiny_config(Path("."), extra=["augment.still_mix.p=1.0", "augment.mix.p=1.0"])
     task = VideoClassificationTask(mixed, model, num_classes=3)
     loss, _, targets = task.compute_loss(inputs, torch.Generator().manual_seed(0))
     assert torch.isfinite(loss) and torch.allclose(targets.sum(dim=1), torch.ones(6))
 
 
 def test_guard_allows_the_debiasing_augmentations(batch: dict) -> None:
-    cfg = batch["config"].augment.model_copy(
-        update={"static_blend": 0.5, "still_mix": 0.5, "foreground_paste": 0.5, "strict": True}
-    )
+    on = [f"augment.{kind}.p=0.5" for kind in DEBIAS_KINDS]
+    cfg = tiny_config(Path("."), extra=[*on, "augment.strict=true"]).augment
     assert check_augmentations(cfg) == []
 
 
 @pytest.mark.parametrize(
     ("override", "key"),
     [
-        ("augment.still_mix=1.5", "augment.still_mix"),
-        ("augment.static_blend=-0.1", "augment.static_blend"),
-        ("augment.foreground_paste_strength=[0.6,0.2]", "augment.foreground_paste_strength"),
-        ("augment.still_mix_strength=[0.2,1.5]", "augment.still_mix_strength"),
-        ("augment.static_blend_strength=0.3", "augment.static_blend_strength"),
+        ("augment.still_mix.p=1.5", "augment.still_mix.p"),
+        ("augment.static_blend.p=-0.1", "augment.static_blend.p"),
+        ("augment.foreground_paste.strength=[0.6,0.2]", "augment.foreground_paste.strength"),
+        ("augment.still_mix.strength=[0.2,1.5]", "augment.still_mix.strength"),
+        ("augment.static_blend.strength=0.3", "augment.static_blend.strength"),
     ],
 )
 def test_bad_values_are_one_line_errors_with_exit_code_2(
@@ -159,3 +208,27 @@ def test_bad_values_are_one_line_errors_with_exit_code_2(
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and f"'{key}'" in err
+
+
+def test_config_show_says_where_debiasing_comes_from(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_cli(["config", "show", "demo", "--set", "model.name=motioncnn_tiny_rgb"]) == 0
+    out = capsys.readouterr().out
+    expected = (
+        "  still_mix:\n    p: 0.5  # the model's default (motioncnn_tiny_rgb sees appearance)"
+    )
+    assert expected in out
+    assert run_cli(["config", "show", "demo", "--set", "augment.still_mix.p=0.2"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "    p: 0.2  # set by the config; motioncnn_tiny sees only motion, its default is 0.0"
+        in out
+    )
+    # the old flat key still loads, with a note naming the new one
+    monkeypatch.setattr(schema, "_DEPRECATION_NOTED", set())
+    assert run_cli(["config", "show", "demo", "--set", "augment.still_mix=0.2"]) == 0
+    out, err = capsys.readouterr()
+    assert "    p: 0.2  # set by the config" in out
+    note = "config key 'augment.still_mix' is deprecated; write augment.still_mix.p"
+    assert err.count(note) == 1

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from run_fixtures import assert_informative_png, make_run, make_videos, run_cli, tiny_config
 
-from motionfit.data.debias import DEBIAS_KINDS
+from motionfit.data.augment import registered
 from motionfit.data.preview import preview_grid
 from motionfit.data.records import read_records
 from motionfit.data.synthetic import _class_color, make_dataset
@@ -240,8 +240,10 @@ def test_cli_evaluate_diagnose_writes_the_metrics_json_keys(
 def test_preview_shows_one_row_per_debiasing_augmentation(tmp_path: Path) -> None:
     videos = make_videos(tmp_path / "videos", classes=2, per_class=2)
     records, _ = read_records(videos)
-    plain = tiny_config(videos, extra=["augment.still_mix=0", "augment.foreground_paste=0"])
-    debiased = tiny_config(videos, extra=[f"augment.{k}=0.5" for k in DEBIAS_KINDS])
+    debias = [name for name, a in registered("batch").items() if a.needs_appearance]
+    no_mix = ["augment.mix.p=0"]  # MixUp/CutMix draws its own row too
+    plain = tiny_config(videos, extra=[*no_mix, *(f"augment.{k}.p=0" for k in debias)])
+    debiased = tiny_config(videos, extra=[*no_mix, *(f"augment.{k}.p=0.5" for k in debias)])
     heights = []
     for name, config in (("plain", plain), ("debiased", debiased)):
         path = preview_grid(

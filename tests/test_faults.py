@@ -625,7 +625,7 @@ BAD_VALUES = [
     ("augment.ratio=[0,1]", "augment.ratio"),
     ("augment.std=[0,0,0]", "augment.std"),
     ("augment.mean=[0.5,0.5]", "augment.mean"),
-    ("augment.color_jitter_strength=[0.4,0.4,0.4,0.9]", "augment.color_jitter_strength"),
+    ("augment.color_jitter.strength=[0.4,0.4,0.4,0.9]", "augment.color_jitter.strength"),
     ("augment.crop_size=8", "augment.crop_size"),
     ("augment.hflip=1.5", "augment.hflip"),
     ("train.devices=abc", "train.devices"),
@@ -1201,7 +1201,7 @@ def test_sigterm_to_the_process_group_stops_at_the_next_step_and_resumes_exactly
     # traceback, exit 1, and only the previous epoch-end checkpoint
     overrides = sets(
         "train.epochs=3", "data.num_workers=1", "train.deterministic=true",
-        "augment.mix_prob=0.5", "train.checkpoint_every_n_steps=0",
+        "augment.mix.p=0.5", "train.checkpoint_every_n_steps=0",
     )  # fmt: skip
     straight = start_job(*train_args("--data", videos, "--out", tmp_path / "straight", *overrides))
     out = tmp_path / "stopped"

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from motionfit.config import AugmentConfig
-from motionfit.data.mixing import VideoMixer
+from motionfit.data.augment import BatchState, build_stage
+from motionfit.data.augment._mixing import VideoMixer
 from motionfit.data.transforms import EvalTransform, VideoNormalize
 
 NUM_CLASSES = 5
@@ -113,8 +114,6 @@ def test_switch_probability_and_disabled_kinds(batch):
     [
         VideoMixer(NUM_CLASSES, prob=0.0),
         VideoMixer(NUM_CLASSES, mixup_alpha=0.0, cutmix_alpha=0.0),
-        VideoMixer.from_config(AugmentConfig(mix_prob=0.0), NUM_CLASSES),
-        VideoMixer.from_config(AugmentConfig(enabled=False, mix_prob=1.0), NUM_CLASSES),
     ],
 )
 def test_disabled_mixer_returns_the_batch_and_one_hot_targets(batch, mixer):
@@ -145,13 +144,22 @@ def test_small_and_odd_batches(batch, size):
             assert targets[middle].max() == 1
 
 
-def test_from_config_reads_the_augment_section():
-    mixer = VideoMixer.from_config(
-        AugmentConfig(mixup_alpha=0.2, cutmix_alpha=0.0, mix_prob=0.7, frame_cutmix=True), 3
-    )
-    assert (mixer.mixup_alpha, mixer.cutmix_alpha, mixer.prob, mixer.frame_cutmix) == (
-        0.2,
-        0.0,
-        0.7,
-        True,
-    )
+def test_the_mix_section_turns_it_on_and_off():
+    assert [s.name for s in build_stage(AugmentConfig(), "batch")] == ["mix"]
+    for off in (
+        {"mix": {"p": 0.0}},
+        {"enabled": False},
+        {"mix": {"mixup_alpha": 0, "cutmix_alpha": 0}},
+    ):
+        assert build_stage(AugmentConfig(**off), "batch") == []
+
+
+def test_the_registered_mix_reads_its_section_and_mixes_soft_targets(batch):
+    augment = AugmentConfig(mix={"mixup_alpha": 0.2, "cutmix_alpha": 0.0, "p": 1.0})
+    [mix] = build_stage(augment, "batch")
+    targets = torch.eye(NUM_CLASSES)[_labels(5)] * 0.5 + 0.1  # soft already
+    state = mix(BatchState(batch, targets, [(0, 0, i, 0) for i in range(5)], _gen(3)))
+    direct = VideoMixer(NUM_CLASSES, mixup_alpha=0.2, cutmix_alpha=0.0).mix(batch, targets, _gen(3))
+    assert torch.equal(state.videos, direct.videos) and torch.equal(state.targets, direct.targets)
+    assert direct.mode == "mixup" and torch.allclose(state.targets.sum(1), targets.sum(1))
+    assert state.applied["mix"].tolist() == (direct.lam < 1).tolist()

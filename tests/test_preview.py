@@ -15,6 +15,7 @@ from test_decode import vfr_times, write_vfr_video
 from motionfit.config import load_config
 from motionfit.data import dataset as dataset_module
 from motionfit.data import preview as preview_module
+from motionfit.data.augment import registered
 from motionfit.data.dataset import VideoClipDataset
 from motionfit.data.decode import timeline_frames
 from motionfit.data.records import VideoRecord
@@ -22,6 +23,8 @@ from motionfit.data.sampling import ClipIndices, TrainSampler
 
 NUM_FRAMES = 60
 POSITIONS = (0, 8, 16, 24, 32, 40, 48, 56)  # a fixed training clip, on the 1/fps timeline
+
+MODEL_DECIDED = [name for name, a in registered().items() if a.model_decided()]
 
 
 def spy_reads(
@@ -52,9 +55,8 @@ def test_preview_reads_the_frames_training_reads_on_a_variable_frame_rate_video(
             "sampling.stride=8",
             "sampling.jitter_prob=0",
             "augment.crop_size=32",
-            "augment.static_blend=0.5",  # its row reads the partner (here the video itself)
-            "augment.still_mix=0",
-            "augment.foreground_paste=0",
+            "augment.static_blend.p=0.5",  # its row reads the partner (here the video itself)
+            *(f"augment.{name}.p=0" for name in MODEL_DECIDED),  # the other debiasing: off
         ],
     )
     # both draw the same training clip positions, so their reads can be compared

@@ -12,10 +12,11 @@ import torch
 from run_fixtures import make_videos, run_cli
 
 from motionfit.config import load_config
+from motionfit.data.augment import registered
 from motionfit.errors import ConfigError
 from motionfit.features.cache import FeatureCache
 from motionfit.features.extract import extract_features, features_config
-from motionfit.features.probe import BATCH_AUGMENTS, train_probe
+from motionfit.features.probe import pixel_batch_augments, train_probe
 from motionfit.run import load_run
 from motionfit.train.fit import train
 
@@ -24,7 +25,7 @@ SETTINGS = [
     "model.head=linear", "model.dropout=0", "model.drop_path=0", "data.num_workers=0",
     "train.batch_size=2", "train.epochs=2", "eval.val_clips=2", "eval.batch_size=4",
     "train.clean_train_videos=0", "optim.lr=0.01", "output.plots=false",
-    "output.tensorboard=false", "schedule.warmup_epochs=0", "augment.still_mix=0.5",
+    "output.tensorboard=false", "schedule.warmup_epochs=0",
 ]  # fmt: skip
 
 
@@ -51,11 +52,12 @@ def test_cached_probe_matches_probe_trained_on_the_fly(
 ):
     cached = train_probe(cache_dir, tmp_path / "probe", progress=False)
     note = capsys.readouterr().err
-    assert "note: the probe trains on cached tokens: turned off augment.mixup_alpha, " in note
-    assert "augment.still_mix" in note
+    decided = ", ".join(f"augment.{n}" for n, a in registered().items() if a.model_decided())
+    assert f"note: the probe trains on cached tokens: turned off {decided}, " in note
+    assert "augment.foreground_paste, augment.mix" in note
     # the probe's config.yaml says what it trained with: training on the fly with it matches
     config = load_config(tmp_path / "probe" / "config.yaml")
-    assert not any(getattr(config.augment, key) for key in BATCH_AUGMENTS)
+    assert pixel_batch_augments(config) == []
     assert config.model.freeze == "backbone" and config.data.source == str(videos)
     live = train(config, tmp_path / "live", progress=False)
     assert cached.steps == live.steps > 0
@@ -84,8 +86,8 @@ def test_cli_features_then_probe_run_evaluates_and_exports(videos: Path, tmp_pat
 def test_probe_refuses_overrides_of_what_the_tokens_depend_on(cache_dir: Path, tmp_path):
     with pytest.raises(ConfigError, match="augment"):
         train_probe(cache_dir, tmp_path / "run", ["augment.hflip=0"], progress=False)
-    with pytest.raises(ConfigError, match=r"'augment\.mixup_alpha': a probe trains on cached"):
-        train_probe(cache_dir, tmp_path / "run", ["augment.mixup_alpha=0.8"], progress=False)
+    with pytest.raises(ConfigError, match=r"'augment\.mix\.mixup_alpha': a probe trains on cached"):
+        train_probe(cache_dir, tmp_path / "run", ["augment.mix.mixup_alpha=0.8"], progress=False)
     assert not (tmp_path / "run").exists()
 
 

@@ -31,7 +31,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, videos: Path) -> list[Path]:
     return [
         make_run(root / "baseline", videos, seed=0),
         make_run(root / "more_mixup", videos, seed=1,
-                 extra=["augment.mixup_alpha=0.2", "optim.lr=0.01"]),
+                 extra=["augment.mix.mixup_alpha=0.2", "optim.lr=0.01"]),
     ]  # fmt: skip
 
 
@@ -69,7 +69,7 @@ def test_report_is_one_self_contained_page(report: Path, runs: list[Path]) -> No
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)
     assert "<script" not in html and "<link" not in html
     # the differing settings are highlighted
-    for key in ("augment.mixup_alpha", "optim.lr"):
+    for key in ("augment.mix.mixup_alpha", "optim.lr"):
         assert re.search(rf'<tr class="diff"><td class="l">{re.escape(key)}</td>', html)
     # test accuracy of each run (evaluated by --test) is in the table
     for run in runs:

@@ -13,6 +13,7 @@ import pytest
 from run_fixtures import make_videos, run_cli
 
 from motionfit.config import load_config
+from motionfit.data.augment import registered
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # vjepa2_l's recipe as it is, at the size of the tiny V-JEPA 2 (random weights, no download)
@@ -52,11 +53,12 @@ def test_readme_small_data_commands_run_as_printed(
     for command in (probe, linear):
         assert run_cli(command[1:]) == 0, capsys.readouterr().err
         note = capsys.readouterr().err
-        assert "turned off augment.still_mix, augment.foreground_paste" in note
+        decided = [name for name, a in registered().items() if a.model_decided()]  # debiasing
+        assert f"turned off {', '.join(f'augment.{name}' for name in decided)}" in note
         run = Path(command[command.index("--out") + 1])
         assert (run / "model.safetensors").is_file()
         saved = load_config(run / "config.yaml")
-        assert saved.augment.still_mix == saved.augment.foreground_paste == 0
+        assert [saved.augment.settings(name).p for name in decided] == [0, 0]
         assert saved.model.name == "vjepa2_tiny" and saved.model.freeze == "backbone"
     assert load_config(Path(run_dir) / "config.yaml").model.head == "attentive"
 

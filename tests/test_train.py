@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from motionfit.config import load_config
+from motionfit.data.augment import registered
 from motionfit.data.synthetic import make_dataset
 from motionfit.errors import RunError
 from motionfit.models.data_config import resolve_model_defaults
@@ -149,7 +150,7 @@ def test_label_smoothing_and_mixed_targets_reach_the_loss(videos):
         "label": torch.tensor([0, 1, 2, 3, 0, 1]),
     }
     task, _ = _task(
-        videos, "train.label_smoothing=0.2", "augment.mix_prob=1.0", "augment.cutmix_alpha=0"
+        videos, "train.label_smoothing=0.2", "augment.mix.p=1.0", "augment.mix.cutmix_alpha=0"
     )
     loss, logits, targets = task.compute_loss(batch, torch.Generator().manual_seed(3))
     assert (targets.max(dim=1).values < 1).any(), "MixUp should give soft targets"
@@ -158,7 +159,7 @@ def test_label_smoothing_and_mixed_targets_reach_the_loss(videos):
     expected = -(smoothed * logits.log_softmax(dim=1)).sum(dim=1).mean()
     assert torch.allclose(loss, expected, atol=1e-6)
 
-    plain, _ = _task(videos, "train.label_smoothing=0", "augment.mix_prob=0")
+    plain, _ = _task(videos, "train.label_smoothing=0", "augment.mix.p=0")
     loss, logits, targets = plain.compute_loss(batch, torch.Generator().manual_seed(3))
     assert torch.equal(targets, F.one_hot(batch["label"], 4).float())
     assert torch.allclose(loss, F.cross_entropy(logits, batch["label"]), atol=1e-6)
@@ -179,7 +180,7 @@ RESUME_ARGS = [
     "train.epochs=3",
     "train.checkpoint_every_n_steps=1",
     "train.deterministic=true",
-    "augment.mix_prob=0.5",
+    "augment.mix.p=0.5",
 ]
 
 
@@ -300,10 +301,9 @@ DDP_ARGS = [
     "augment.crop_size=64",
     "model.dropout=0",
     "model.drop_path=0",
-    "augment.mix_prob=0",
+    "augment.mix.p=0",
     # batch augmentations draw partners from each process's own batch: off, like mixing
-    "augment.still_mix=0",
-    "augment.foreground_paste=0",
+    *(f"augment.{name}.p=0" for name, a in registered("batch").items() if a.needs_appearance),
     "train.epochs=2",
     "train.deterministic=true",
     "train.accelerator=cpu",

@@ -76,13 +76,13 @@ def _all_on() -> AugmentConfig:
         **SMALL,
         **KINETICS,
         scale=(0.3, 1.0),
-        color_jitter=1.0,
-        grayscale=0.3,
-        rotation=20,
-        perspective=0.3,
-        elastic=20.0,
-        blur_sigma=2.0,
-        random_erasing=0.7,
+        color_jitter={"p": 1.0},
+        grayscale={"p": 0.3},
+        rotation={"degrees": 20},
+        perspective={"distortion": 0.3},
+        elastic={"alpha": 20.0},
+        blur={"sigma": 2.0},
+        random_erasing={"p": 0.7},
     )
 
 
@@ -197,7 +197,7 @@ def test_native_frames_give_crops_relative_to_the_frame(ucf_like_clip):
 
 
 def test_random_erasing_paints_the_mean_colour_in_every_frame():
-    cfg = AugmentConfig(**SMALL, **KINETICS, random_erasing=1.0, hflip=0.0)  # grey level 115
+    cfg = AugmentConfig(**SMALL, **KINETICS, random_erasing={"p": 1.0}, hflip=0.0)  # grey 115
     flat = torch.full((4, 3, 50, 60), 200, dtype=torch.uint8)
     normalize = VideoNormalize.from_config(cfg)
     erased_any = False
@@ -215,14 +215,14 @@ def test_appearance_steps_run_in_float_and_round_back(clip):
     whole = dict(scale=(1.0, 1.0), ratio=(53 / 40, 53 / 40), hflip=0.0)  # the whole 53x40 frame
     cfg = AugmentConfig(**SMALL, **whole)
     plain, _ = TrainTransform(cfg)(clip, torch.Generator().manual_seed(0))
-    grey, _ = TrainTransform(cfg.model_copy(update={"grayscale": 1.0}))(
+    grey, _ = TrainTransform(AugmentConfig(**SMALL, **whole, grayscale={"p": 1.0}))(
         clip, torch.Generator().manual_seed(0)
     )
     as_float = plain.transpose(0, 1).float() / 255
     expected = F.rgb_to_grayscale(as_float, num_output_channels=3).mul(255).round()
     assert grey.dtype == torch.uint8
     assert torch.equal(grey, expected.to(torch.uint8).transpose(0, 1))
-    jittered, _ = TrainTransform(cfg.model_copy(update={"color_jitter": 1.0}))(
+    jittered, _ = TrainTransform(AugmentConfig(**SMALL, **whole, color_jitter={"p": 1.0}))(
         clip, torch.Generator().manual_seed(0)
     )
     assert jittered.dtype == torch.uint8 and not torch.equal(jittered, plain)
@@ -359,12 +359,12 @@ def test_warning_for_unmapped_direction_classes():
 
 
 GUARDED = [
-    ({"rotation": 10.0}, "augment.rotation", "direction of motion"),
-    ({"perspective": 0.2}, "augment.perspective", "trajectories"),
-    ({"elastic": 30.0}, "augment.elastic", "look like motion"),
-    ({"blur_sigma": 2.5}, "augment.blur_sigma", "fine motion"),
-    ({"random_erasing": 0.25}, "augment.random_erasing", "hide the moving object"),
-    ({"frame_cutmix": True}, "augment.frame_cutmix", "motion of both clips is destroyed"),
+    ({"rotation": {"degrees": 10.0}}, "augment.rotation.degrees", "direction of motion"),
+    ({"perspective": {"distortion": 0.2}}, "augment.perspective.distortion", "trajectories"),
+    ({"elastic": {"alpha": 30.0}}, "augment.elastic.alpha", "look like motion"),
+    ({"blur": {"sigma": 2.5}}, "augment.blur.sigma", "fine motion"),
+    ({"random_erasing": {"p": 0.25}}, "augment.random_erasing.p", "hide the moving object"),
+    ({"mix": {"per_frame": True}}, "augment.mix.per_frame", "motion of both clips is destroyed"),
     ({"scale": (0.2, 1.0)}, "augment.scale", "cut the actor"),
 ]
 
@@ -381,7 +381,9 @@ def test_guard_flags_each_harmful_augmentation(update, key, reason):
 
 
 def test_guard_passes_safe_settings():
-    safe = AugmentConfig(blur_sigma=1.5, scale=(0.5, 1.0), color_jitter=0.8, grayscale=0.2)
+    safe = AugmentConfig(
+        blur={"sigma": 1.5}, scale=(0.5, 1.0), color_jitter={"p": 0.8}, grayscale={"p": 0.2}
+    )
     assert check_augmentations(safe) == []
     with warnings.catch_warnings():
         warnings.simplefilter("error")

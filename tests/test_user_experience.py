@@ -271,7 +271,7 @@ def test_sweep_leaderboard_fits_80_columns() -> None:
         "augment.label_smoothing": 0.1,
         "optim.lr": 3.3e-4,
         "model.dropout": 0.25,
-        "augment.mix_prob": 0.5,
+        "augment.mix.p": 0.5,
         "optim.layer_decay": 0.75,
     }
     rows = [

@@ -25,6 +25,7 @@ import jinja2
 from motionfit import __version__
 from motionfit.atomic import atomic_write_text
 from motionfit.config import Config, load_config
+from motionfit.data.augment import registered
 from motionfit.data.records import read_records
 from motionfit.evaluation import align_labels, eval_dir, evaluate_run
 from motionfit.evaluation.evaluate import METRICS_JSON
@@ -42,8 +43,8 @@ HEADLINE_KEYS = (
     "sampling.num_frames",
     "sampling.stride",
     "augment.crop_size",
-    "augment.mixup_alpha",
-    "augment.cutmix_alpha",
+    "augment.mix.mixup_alpha",
+    "augment.mix.cutmix_alpha",
     "optim.lr",
     "train.epochs",
     "train.batch_size",
@@ -210,10 +211,12 @@ def _at(history: dict[str, list[float]], column: str, row: int | None) -> float 
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``section.field`` -> value (``augment.NAME.field`` for an augmentation's section)."""
     out: dict[str, Any] = {}
     for key, value in tree.items():
-        if isinstance(value, dict) and value and prefix == "":
-            out.update(_flatten(value, f"{key}."))
+        nested = prefix == "" or (prefix == "augment." and key in registered())
+        if isinstance(value, dict) and value and nested:
+            out.update(_flatten(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out

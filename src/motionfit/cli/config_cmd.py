@@ -39,40 +39,56 @@ def config_show(
 
 
 def _note_model_values(text: str, config: Config) -> str:
-    """``text`` with a comment on each model-dependent ``augment`` key (``mean``, ``std``,
-    ``still_mix``, ``foreground_paste``) saying where its value comes from (the model, or the
-    config)."""
+    """``text`` with a comment on each model-decided ``augment`` key (``mean``, ``std``,
+    ``NAME.p``...) saying where its value comes from (the model, or the config)."""
     from motionfit.models.data_config import model_value_notes
 
     notes = model_value_notes(config)
     lines = text.splitlines()
-    section = ""
+    path: list[str] = []
     for i, line in enumerate(lines):
-        if not line.startswith(" "):
-            section = line.split(":", 1)[0]
-            continue
+        depth = (len(line) - len(line.lstrip(" "))) // 2
         key = line.strip().split(":", 1)[0]
-        if section == "augment" and key in notes and line.startswith(f"  {key}:"):
+        if not key or key.startswith(("-", "#")):
+            continue
+        path = [*path[:depth], key]
+        dotted = ".".join(path[1:])
+        if path[0] == "augment" and dotted in notes:
             joiner = " Resolved: " if "  # " in line else "  # "
-            lines[i] = f"{line}{joiner}{notes[key]}"
+            lines[i] = f"{line}{joiner}{notes[dotted]}"
     return "\n".join(lines) + "\n"
 
 
 def described_yaml(config: Config) -> str:
     """The resolved config as YAML that reads back to it, each section headed by its
-    docstring and each field followed by its one-line description as a comment."""
+    docstring and each field followed by its one-line description as a comment (an
+    augmentation's section, ``augment.NAME``, nested under ``augment`` the same way)."""
     lines = []
     for name, value in config.model_dump(mode="json").items():
         info = Config.model_fields[name]
         section = info.annotation
         if isinstance(section, type) and issubclass(section, BaseModel):
             lines.append(f"{name}:  # {_first_line(section.__doc__)}")
-            for field, item in value.items():
-                text = section.model_fields[field].description or ""
-                lines.append(_commented(_yaml_line(field, item), text, indent="  "))
+            lines.extend(_described_fields(getattr(config, name), value, indent="  "))
         else:
             lines.append(_commented(_yaml_line(name, value), info.description or ""))
     return "\n".join(lines) + "\n"
+
+
+def _described_fields(model: BaseModel, value: dict, indent: str) -> list[str]:
+    """One commented line per field of ``model`` (dumped as ``value``); a nested section
+    (an augmentation's) as its own block."""
+    lines = []
+    fields = type(model).model_fields
+    for field, item in value.items():
+        if field in fields:
+            text = fields[field].description or ""
+            lines.append(_commented(_yaml_line(field, item), text, indent=indent))
+            continue
+        nested = getattr(model, field)
+        lines.append(f"{indent}{field}:  # {_first_line(type(nested).__doc__)}")
+        lines.extend(_described_fields(nested, item, indent + "  "))
+    return lines
 
 
 def _yaml_line(key: str, value: object) -> str:

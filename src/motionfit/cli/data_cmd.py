@@ -169,7 +169,7 @@ def preview(
 ) -> None:
     """A grid of augmented samples of one video (rows) by frame (columns)."""
     from motionfit.config import load_config
-    from motionfit.data.preview import pick_partner, pick_video, preview_grid
+    from motionfit.data.preview import dataset_classes, pick_partner, pick_video, preview_grid
     from motionfit.models.data_config import resolve_model_defaults
     from motionfit.output_dir import check_output_file
 
@@ -177,7 +177,8 @@ def preview(
     cfg = resolve_model_defaults(load_config(config, overrides))
     video = pick_video(source, index, cfg.data.format)
     partner = pick_partner(source, index, cfg.data.format)
-    path = preview_grid(video, cfg, out, rows=rows, seed=seed, partner=partner)
+    names = dataset_classes(source, cfg.data.format)
+    path = preview_grid(video, cfg, out, rows=rows, seed=seed, partner=partner, class_names=names)
     console.print(f"wrote {path} ({rows} augmented samples of {video})")
 
 

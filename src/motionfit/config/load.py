@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from motionfit.atomic import atomic_write_text
-from motionfit.config.schema import Config
+from motionfit.config.schema import Config, SectionError, nest_augment_aliases
 from motionfit.errors import ConfigError
 
 
@@ -56,6 +56,9 @@ def validate_config(raw: dict[str, Any], source: str = "") -> Config:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        section = err.get("ctx", {}).get("error")
+        if isinstance(section, SectionError):  # inside an augmentation's own section
+            key, err = f"{key}.{section.key}", section.error
         got = err.get("input")
         got_text = f" (got {got!r})" if not isinstance(got, dict) else ""
         message = err["msg"].removeprefix("Value error, ")  # our validators' own words
@@ -71,7 +74,7 @@ def apply_override(raw: dict[str, Any], item: str) -> dict[str, Any]:
     if "=" not in item:
         raise ConfigError(f"override '{item}' is not of the form section.field=value")
     key, _, text = item.partition("=")
-    path = key.strip().split(".")
+    path = _canonical_path(key.strip().split("."))
     _check_path(path)
     try:
         value = yaml.safe_load(text) if text.strip() else None
@@ -88,13 +91,26 @@ def apply_override(raw: dict[str, Any], item: str) -> dict[str, Any]:
     return out
 
 
+def _canonical_path(path: list[str]) -> list[str]:
+    """An override's key with an old flat augmentation key (``augment.grayscale``) turned into
+    its section's field (``augment.grayscale.p``), with the deprecation note."""
+    if len(path) != 2 or path[0] != "augment":
+        return path
+    nested = nest_augment_aliases({path[1]: None})
+    if path[1] in nested:
+        return path
+    [(name, section)] = nested.items()
+    return ["augment", name, *section]
+
+
 def dump_config(config: Config, path: str | Path) -> None:
     """Write the resolved config as YAML, atomically."""
     atomic_write_text(path, config.to_yaml())
 
 
 def field_keys() -> list[str]:
-    """Every valid ``section.field`` key (for suggestions and documentation)."""
+    """Every valid ``section.field`` key, and ``augment.NAME.field`` of every registered
+    augmentation (for suggestions and documentation)."""
     keys: list[str] = []
     for section, info in Config.model_fields.items():
         annotation = info.annotation
@@ -102,6 +118,8 @@ def field_keys() -> list[str]:
             keys.extend(f"{section}.{name}" for name in annotation.model_fields)
         else:
             keys.append(section)
+    for name, model in _augment_sections().items():
+        keys.extend(f"augment.{name}.{field}" for field in model.model_fields)
     return keys
 
 
@@ -177,7 +195,7 @@ def _resolve_raw(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
     key = str(path.resolve())
     if key in seen:
         raise ConfigError(f"{path}: 'extends' forms a cycle")
-    raw = _read_yaml(path)
+    raw = _nest_layer(_read_yaml(path))
     if not path.resolve().is_relative_to(recipe_dir().resolve()):
         raw = _mark_user_flip_map(raw, raw)
     parent = raw.pop("extends", None)
@@ -208,11 +226,31 @@ def _mark_user_flip_map(raw: dict[str, Any], layer: dict[str, Any]) -> dict[str,
 
 
 def _check_keys(raw: dict[str, Any], source: str) -> None:
+    augments = _augment_sections()
     for section, value in raw.items():
         _check_path([section], source)
         if isinstance(value, dict) and section in _sections():
-            for field in value:
+            for field, item in value.items():
                 _check_path([section, field], source)
+                if section == "augment" and field in augments and isinstance(item, dict):
+                    for name in item:
+                        _check_path([section, field, name], source)
+
+
+def _augment_sections() -> dict[str, type[BaseModel]]:
+    """Registered augmentation name -> its section's model (``augment.NAME``)."""
+    from motionfit.data.augment import registered
+
+    return {name: a.settings_model for name, a in registered().items()}
+
+
+def _nest_layer(raw: dict[str, Any]) -> dict[str, Any]:
+    """One config layer with its old flat augmentation keys moved into their sections (so
+    layers merge field by field)."""
+    augment = raw.get("augment")
+    if not isinstance(augment, dict):
+        return raw
+    return {**raw, "augment": nest_augment_aliases(augment)}
 
 
 def _sections() -> dict[str, type[BaseModel]]:
@@ -231,6 +269,10 @@ def _check_path(path: list[str], source: str = "") -> None:
         return
     if len(path) == 2 and path[0] in sections and path[1] in sections[path[0]].model_fields:
         return
+    augments = _augment_sections()
+    in_section = path[0] == "augment" and len(path) in (2, 3) and path[1] in augments
+    if in_section and (len(path) == 2 or path[2] in augments[path[1]].model_fields):
+        return
     candidates = valid + list(sections)
     close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
     if not close and len(path) == 2:
@@ -241,9 +283,12 @@ def _check_path(path: list[str], source: str = "") -> None:
 
 def _field_annotation(path: list[str]) -> Any:
     section = _sections().get(path[0])
-    if section is None or len(path) != 2:
-        return None
-    return section.model_fields[path[1]].annotation
+    if section is not None and len(path) == 2 and path[1] in section.model_fields:
+        return section.model_fields[path[1]].annotation
+    augment = _augment_sections().get(path[1]) if len(path) == 3 else None
+    if path[0] == "augment" and augment is not None:
+        return augment.model_fields[path[2]].annotation
+    return None
 
 
 def _coerce_scalar(path: list[str], text: str, value: Any) -> Any:
@@ -257,11 +302,15 @@ def _deep_copy(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+def _deep_merge(base: dict[str, Any], top: dict[str, Any], sections: Any = None) -> dict[str, Any]:
+    """``top`` over ``base``, section by section (and ``augment.NAME`` field by field); other
+    mappings (``flip_label_map``) are values, replaced whole."""
+    sections = _sections() if sections is None else sections
     out = _deep_copy(base)
     for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key in _sections():
-            out[key] = _deep_merge(out[key], value)
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key in sections:
+            inner = _augment_sections() if key == "augment" else {}
+            out[key] = _deep_merge(out[key], value, inner)
         else:
             out[key] = value
     return out

@@ -12,13 +12,24 @@ together; left unset they are ``None`` (mean/std) or the model's to decide (debi
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from motionfit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from motionfit.data.augment import Augmentation
 
 LOGGED_METRICS = ("val/top1", "val/top5", "val/loss", "train/loss", "train/acc", "clean_train/top1")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -37,6 +48,55 @@ STRATEGIES = (
     "deepspeed_stage_2",
     "deepspeed_stage_3",
 )
+
+
+class SectionError(ValueError):
+    """An augmentation section's value is invalid: ``key`` below ``augment`` and pydantic's
+    ``error`` (``validate_config`` names the whole key)."""
+
+    def __init__(self, key: str, error: Any) -> None:
+        super().__init__(error["msg"])
+        self.key = key
+        self.error = error
+
+
+def _augmentations() -> dict[str, type[Augmentation]]:
+    """The registered augmentations. Imported here, not above: the registry and its built-in
+    augmentations import no torch (tested), and user augmentations register into it."""
+    from motionfit.data.augment import registered
+
+    return registered()
+
+
+_DEPRECATION_NOTED: set[str] = set()
+
+
+def nest_augment_aliases(augment: dict[str, Any]) -> dict[str, Any]:
+    """An ``augment`` mapping with the old flat keys (``grayscale: 0.2``, ``mix_prob: 1``)
+    moved into their sections (``grayscale: {p: 0.2}``, ``mix: {p: 1}``), one FutureWarning
+    per key naming the new one."""
+    from motionfit.data.augment import aliases
+
+    table = aliases()
+    out = dict(augment)
+    for key in [k for k in augment if k in table]:
+        name, field = table[key]
+        value = out.pop(key)
+        if key == name and isinstance(value, dict | BaseModel):
+            out[key] = value  # a section already
+            continue
+        section = out.get(name, {})
+        section = section.model_dump() if isinstance(section, BaseModel) else dict(section)
+        section.setdefault(field, value)
+        out[name] = section
+        if key not in _DEPRECATION_NOTED:  # once per key and process, however often it loads
+            _DEPRECATION_NOTED.add(key)
+            warnings.warn(
+                f"config key 'augment.{key}' is deprecated; write augment.{name}.{field}",
+                FutureWarning,
+                stacklevel=2,
+            )
+    return out
 
 
 class _Section(BaseModel):
@@ -167,7 +227,14 @@ class SamplingConfig(_Section):
 
 
 class AugmentConfig(_Section):
-    """Spatial augmentation, video-level mixing, and the switches that turn augmentation off."""
+    """Clip size, crop, flip, normalization, switches, and one section per augmentation.
+
+    Each registered augmentation (:mod:`motionfit.data.augment`) has its section
+    ``augment.NAME``, validated by its own settings model; old flat keys load as aliases."""
+
+    model_config = ConfigDict(
+        extra="allow", validate_assignment=True, allow_inf_nan=False, frozen=False
+    )
 
     enabled: bool = Field(
         default=True, description="Master switch: false = eval transforms for training."
@@ -196,15 +263,6 @@ class AugmentConfig(_Section):
         description="A flip pair naming a class the data lacks: error (a map you wrote) or "
         "skip with a note (a recipe's own map).",
     )
-    color_jitter: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Probability of colour jitter per clip."
-    )
-    color_jitter_strength: tuple[float, float, float, float] = Field(
-        default=(0.4, 0.4, 0.4, 0.1), description="Brightness, contrast, saturation, hue of jitter."
-    )
-    grayscale: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Random grayscale probability."
-    )
     mean: tuple[float, float, float] | None = Field(
         default=None,
         description="Normalization mean; unset or null = the model's own.",
@@ -213,80 +271,9 @@ class AugmentConfig(_Section):
         default=None,
         description="Normalization std; unset or null = the model's own.",
     )
-    rotation: float = Field(
-        default=0.0, ge=0.0, description="Max rotation degrees (guarded: harmful)."
-    )
-    perspective: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Perspective distortion scale (guarded: harmful)."
-    )
-    elastic: float = Field(default=0.0, ge=0.0, description="Elastic alpha (guarded: harmful).")
-    blur_sigma: float = Field(
-        default=0.0, ge=0.0, description="Max Gaussian blur sigma (guarded above 1.5: heavy blur)."
-    )
-    random_erasing: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Random erasing probability (guarded: harmful)."
-    )
-    frame_cutmix: bool = Field(
-        default=False, description="CutMix with a new box per frame (guarded: breaks motion)."
-    )
     strict: bool = Field(
         default=False, description="Guarded augmentations are errors, not warnings."
     )
-    mixup_alpha: float = Field(default=0.8, ge=0.0, description="Video MixUp Beta alpha (0 = off).")
-    cutmix_alpha: float = Field(
-        default=1.0, ge=0.0, description="Video CutMix Beta alpha (0 = off)."
-    )
-    mix_prob: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Probability a training batch is mixed."
-    )
-    mix_switch_prob: float = Field(
-        default=0.5,
-        ge=0.0,
-        le=1.0,
-        description="Probability of CutMix rather than MixUp when both on.",
-    )
-    static_blend: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=1.0,
-        description="Probability a training clip gets a frame of its own video blended into "
-        "every frame (Background Erasing, Wang et al. CVPR 2021); label unchanged.",
-    )
-    static_blend_strength: tuple[float, float] = Field(
-        default=(0.2, 0.5), description="Range of the static frame's blend weight (0-1)."
-    )
-    still_mix: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="Probability a training clip gets a still frame of another training video "
-        "blended into every frame (StillMix, Li et al. ICCV 2023); label unchanged. Unset or "
-        "null = 0.5 for models that see appearance, 0 for the motion-only CNNs.",
-    )
-    still_mix_strength: tuple[float, float] = Field(
-        default=(0.3, 0.6),
-        description="Range of the other video's still frame's blend weight (0-1).",
-    )
-    foreground_paste: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="Probability a training clip's moving region (from frame differences) is "
-        "pasted onto another training video's frame (FAME, Ding et al. CVPR 2022). Unset or "
-        "null = 0.5 for models that see appearance, 0 for the motion-only CNNs.",
-    )
-    foreground_paste_strength: tuple[float, float] = Field(
-        default=(0.3, 0.5),
-        description="Range of the fraction of the frame kept as moving foreground.",
-    )
-
-    @field_validator("static_blend_strength", "still_mix_strength", "foreground_paste_strength")
-    @classmethod
-    def _unit_range(cls, value: tuple[float, float]) -> tuple[float, float]:
-        low, high = value
-        if not 0.0 <= low <= high <= 1.0:
-            raise ValueError("must be [low, high] with 0 <= low <= high <= 1")
-        return value
 
     @field_validator("scale")
     @classmethod
@@ -311,14 +298,45 @@ class AugmentConfig(_Section):
             raise ValueError("every channel's std must be > 0")
         return value
 
-    @field_validator("color_jitter_strength")
+    @model_validator(mode="before")
     @classmethod
-    def _jitter_strength(
-        cls, value: tuple[float, float, float, float]
-    ) -> tuple[float, float, float, float]:
-        if min(value) < 0.0 or value[3] > 0.5:
-            raise ValueError("must be >= 0 (brightness, contrast, saturation) and hue in 0..0.5")
-        return value
+    def _nest_flat_keys(cls, data: Any) -> Any:
+        """Old flat keys (``grayscale: 0.2``, ``mix_prob: 1``) -> their sections, with a note."""
+        return nest_augment_aliases(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _augmentation_sections(self) -> AugmentConfig:
+        """Every registered augmentation's section, validated (defaults where absent); an
+        unknown section is an error naming the known ones."""
+        given = dict(self.__pydantic_extra__ or {})
+        known = _augmentations()
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown augmentation or field '{unknown[0]}' (augmentations: "
+                f"{', '.join(known)}; a package's own registers through "
+                "motionfit.data.augment.register or its entry point)"
+            )
+        sections = {}
+        for name, augmentation in known.items():
+            value = given.get(name, {})
+            try:
+                sections[name] = augmentation.settings_model.model_validate(
+                    value.model_dump() if isinstance(value, BaseModel) else value
+                )
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(part) for part in err["loc"])
+                raise SectionError(f"{name}.{where}" if where else name, err) from None
+        self.__pydantic_extra__ = sections
+        return self
+
+    def settings(self, name: str) -> Any:
+        """The validated section of the augmentation ``name`` (``augment.NAME``)."""
+        extra = self.__pydantic_extra__ or {}
+        if name not in extra:
+            raise ConfigError(f"config key 'augment.{name}': no such augmentation")
+        return extra[name]
 
     def resolved_short_side(self) -> int:
         """The short side frames are resized to (explicit or crop_size * 8/7)."""
@@ -334,18 +352,6 @@ class AugmentConfig(_Section):
                 "model's"
             )
         return self.mean, self.std
-
-    def debias_probability(self, key: str) -> float:
-        """The probability of the debiasing augmentation ``key`` (``static_blend``,
-        ``still_mix``, ``foreground_paste``); a ConfigError while a model-decided one is unset
-        (see :meth:`normalization`)."""
-        value = getattr(self, key)
-        if value is None:
-            raise ConfigError(
-                f"config key 'augment.{key}' is unset; set it, or resolve the config for its "
-                "model (motionfit.models.resolve_model_defaults), which decides it"
-            )
-        return float(value)
 
 
 class LoraSettings(_Section):

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from motionfit.config import AugmentConfig, SamplingConfig
+from motionfit.data.augment import ClipTemporalAugmentation, build_stage
 from motionfit.data.decode import (
     BACKENDS,
     VideoMeta,
@@ -102,9 +103,11 @@ class VideoClipDataset(Dataset):
 
     ``mode="train"``: one randomly sampled and augmented clip per item, ``{"video": uint8
     [C, T, S, S], "label": int, "index": int}``; the label goes through ``flip_map`` when the
-    clip was mirrored. With ``repeated=R > 1`` the item holds R clips augmented independently
-    from one decoded window: ``video`` is ``[R, C, T, S, S]`` and ``label`` a LongTensor ``[R]``
-    (a flip can change one clip's label).
+    clip was mirrored. The registered clip-temporal augmentations that ``augment`` turns on
+    (:mod:`motionfit.data.augment`; ``class_names`` for their label maps) run on the decoded
+    frames first and may change the label. With ``repeated=R > 1`` the item holds R clips
+    augmented independently from one decoded window: ``video`` is ``[R, C, T, S, S]`` and
+    ``label`` a LongTensor ``[R]`` (a flip can change one clip's label).
 
     ``mode="eval"``: ``num_clips`` uniform clips (or one TSN segment clip when
     ``eval_mode="segments"``) times ``crops`` spatial crops, ``video`` ``[clips*crops, C, T, S,
@@ -151,6 +154,7 @@ class VideoClipDataset(Dataset):
         leave_out_bad: bool = False,
         train_transform: TrainClipTransform | None = None,
         eval_transform: EvalClipTransform | None = None,
+        class_names: Sequence[str] = (),
     ) -> None:
         if not records:
             raise DataError("the dataset has no videos")
@@ -182,6 +186,10 @@ class VideoClipDataset(Dataset):
         self.eval_transform: EvalClipTransform = (
             EvalTransform(augment, crops=crops) if eval_transform is None else eval_transform
         )
+        temporal_stage = (
+            build_stage(augment, "clip-temporal", tuple(class_names)) if mode == "train" else []
+        )
+        self.clip_augments = [s for s in temporal_stage if isinstance(s, ClipTemporalAugmentation)]
         # shared memory, so persistent DataLoader workers see set_epoch from the main process
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._bad: dict[str, str] = {}  # this process's bad videos: path -> reason
@@ -235,11 +243,12 @@ class VideoClipDataset(Dataset):
             clips = self._repeated_clips(length, meta.fps, rng)
         videos, labels = [], []
         for clip in self._decode(record.path, clips, first, short_side):
+            label = record.label
+            for step in self.clip_augments:
+                clip, label = step(clip, label, generator)
             video, flipped = self.train_transform(clip, generator)
             videos.append(video)
-            labels.append(
-                self.flip_map.get(record.label, record.label) if flipped else record.label
-            )
+            labels.append(self.flip_map.get(label, label) if flipped else label)
         if self.repeated == 1:
             return {"video": videos[0], "label": labels[0], "index": index}
         return {"video": stack_clips(videos), "label": torch.tensor(labels), "index": index}

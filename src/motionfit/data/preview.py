@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from motionfit.config import Config
-from motionfit.data.debias import DEBIAS_KINDS, DebiasAugment
+from motionfit.data.augment import AugmentContext, registered
 from motionfit.data.decode import probe, read_clip, timeline_frames
 from motionfit.data.records import read_records
 from motionfit.data.sampling import EvalSampler, TrainSampler
@@ -39,6 +39,15 @@ def pick_partner(source: str | Path, index: int = 0, format: str = "auto") -> Pa
     return records[(index + 1) % len(records)].path if len(records) > 1 else None
 
 
+def dataset_classes(source: str | Path, format: str = "auto") -> tuple[str, ...]:
+    """The class names of the dataset ``source`` (for augmentations with label maps); none when
+    ``source`` is one video."""
+    path = Path(source)
+    if path.is_file() and path.suffix.lower() not in {".txt", ".csv", ".lst"}:
+        return ()
+    return read_records(source, format=format)[1].names
+
+
 def preview_grid(
     video: str | Path,
     config: Config,
@@ -46,12 +55,14 @@ def preview_grid(
     rows: int = 4,
     seed: int = 0,
     partner: str | Path | None = None,
+    class_names: Sequence[str] = (),
 ) -> Path:
     """Write a PNG: the first row is the eval view, the next ``rows`` are training samples
     (random start, stride, jitter, crop, flip, colour...) of ``video``, one column per frame;
-    then one row per debiasing augmentation the config turns on, applied to the first training
-    sample (the still frame of ``still_mix`` and the background of ``foreground_paste`` come
-    from ``partner``, or from ``video`` itself when there is none).
+    then one row per clip-temporal or batch augmentation the config turns on, drawn as the
+    augmentation says (:meth:`~motionfit.data.augment.Augmentation.preview`) on the first
+    training sample, with ``partner`` (or ``video`` itself when there is none) as the other
+    video of those that take one.
 
     Frames are read as the training dataset reads them: sampler positions are mapped to frames
     by time (:func:`~motionfit.data.decode.timeline_frames`, which matters on a
@@ -79,7 +90,7 @@ def preview_grid(
             ", flipped" if flipped else ""
         )
         samples.append((label, frames))
-    samples.extend(_debias_rows(config, samples[1][1], partner or video, seed))
+    samples.extend(_augmentation_rows(config, samples[1][1], partner or video, class_names))
     num_frames = samples[0][1].shape[1]
     fig, axes = plt.subplots(
         len(samples),
@@ -102,30 +113,43 @@ def preview_grid(
     return out
 
 
-def _debias_rows(
-    config: Config, clip: torch.Tensor, partner: str | Path, seed: int
+def _augmentation_rows(
+    config: Config, clip: torch.Tensor, partner: str | Path, class_names: Sequence[str]
 ) -> list[tuple[str, torch.Tensor]]:
-    """One (label, uint8 clip) row per debiasing augmentation on in ``config``, each applied
-    (with probability 1) to ``clip`` with ``partner``'s eval view as the other video."""
+    """One (label, uint8 clip) row per registered augmentation on in ``config`` that draws its
+    own preview, applied to every clip (``p = 1``) with ``partner``'s eval view as the other
+    video."""
     cfg = config.augment
-    if not any(cfg.debias_probability(kind) > 0 for kind in DEBIAS_KINDS):
+    chosen = [
+        (name, augmentation, cfg.settings(name))
+        for name, augmentation in registered().items()
+        if augmentation.is_on(cfg.settings(name)) and augmentation.stage != "clip-spatial"
+    ]
+    if not cfg.enabled or not chosen:
         return []
     meta = probe(partner, config.sampling.frames_fps)
     short_side = decode_short_side(meta.width, meta.height, cfg.resolved_short_side())
     indices = EvalSampler.from_config(config.sampling)(meta.num_frames, meta.fps)[0].indices
     other = EvalTransform(cfg)(_read(partner, indices, short_side))[0]
-    batch = torch.stack([clip, other]).float()
+    context = AugmentContext(cfg, tuple(class_names))
     rows = []
-    for kind in DEBIAS_KINDS:
-        if cfg.debias_probability(kind) <= 0:
-            continue
-        settings = {kind: 1.0, f"{kind}_strength": getattr(cfg, f"{kind}_strength")}
-        augmented = DebiasAugment(**settings)(batch, [(seed, 0, 0, 0), (seed, 0, 1, 0)])
-        image = augmented.videos[0].round().clamp(0, 255).to(torch.uint8)
-        low, high = settings[f"{kind}_strength"]
-        probability = cfg.debias_probability(kind)
-        rows.append((f"{kind} (p={probability:g}, strength {low:g}-{high:g})", image))
+    for name, augmentation, settings in chosen:
+        drawn = augmentation(augmentation.preview_settings(settings), context)
+        image = drawn.preview(clip, other)
+        if image is not None:
+            rows.append((f"{name} ({_describe(settings)})", image))
     return rows
+
+
+def _describe(settings: object) -> str:
+    """``p=0.5, strength 0.3-0.6``: a section's values in a row title."""
+    parts = []
+    for field, value in vars(settings).items():
+        if isinstance(value, tuple) and len(value) == 2:
+            parts.append(f"{field} {value[0]:g}-{value[1]:g}")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            parts.append(f"{field}={value:g}")
+    return ", ".join(parts)
 
 
 def _read(video: str | Path, positions: Sequence[int], short_side: int | None) -> torch.Tensor:

@@ -25,6 +25,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from motionfit.config import AugmentConfig
+from motionfit.data.augment import ClipSpatialAugmentation, build_stage
 from motionfit.data.guard import AugmentationWarning
 from motionfit.errors import ConfigError
 
@@ -179,11 +180,12 @@ class TrainTransform:
     """Random spatial augmentation of a clip, one parameter draw for all its frames.
 
     RandomResizedCrop (its scale and ratio relative to the decoded frame) and horizontal flip
-    on uint8; then, when configured, colour jitter, grayscale and the guarded rotation,
-    perspective, elastic and blur in float 0-1, rounded back to uint8; random erasing last,
-    with the mean colour (what normalization maps to 0). Every random draw comes from the
-    ``generator`` passed in, so the output depends only on it. With ``cfg.enabled`` or
-    ``cfg.spatial`` off this is the single centre crop of :class:`EvalTransform`.
+    on uint8; then the registered clip-spatial augmentations the config turns on
+    (:mod:`motionfit.data.augment`: colour jitter, grayscale, the guarded rotation, perspective,
+    elastic and blur...): those that run in float 0-1 together, rounded back to uint8 once, then
+    the uint8 ones (random erasing). Every random draw comes from the ``generator`` passed in,
+    so the output depends only on it. With ``cfg.enabled`` or ``cfg.spatial`` off this is the
+    single centre crop of :class:`EvalTransform`.
     """
 
     def __init__(self, cfg: AugmentConfig) -> None:
@@ -193,14 +195,13 @@ class TrainTransform:
         self.crop = v2.RandomResizedCrop(
             cfg.crop_size, scale=cfg.scale, ratio=cfg.ratio, antialias=True
         )
-        self.appearance = _appearance_transforms(cfg)
-        self.erasing = (
-            v2.RandomErasing(
-                p=cfg.random_erasing, value=[round(255 * m) for m in cfg.normalization()[0]]
-            )
-            if cfg.random_erasing > 0
-            else None
-        )
+        steps = [
+            s for s in build_stage(cfg, "clip-spatial") if isinstance(s, ClipSpatialAugmentation)
+        ]
+        in_float = [step.transform() for step in steps if step.in_float]
+        in_uint8 = [step.transform() for step in steps if not step.in_float]
+        self.float_steps = v2.Compose(in_float) if in_float else None
+        self.uint8_steps = v2.Compose(in_uint8) if in_uint8 else None
 
     def __call__(
         self, video: torch.Tensor, generator: torch.Generator
@@ -218,10 +219,10 @@ class TrainTransform:
             clip = self.crop(video)
             if flipped:
                 clip = F.horizontal_flip(clip)
-            if self.appearance is not None:
-                clip = _float_step(self.appearance, clip)
-            if self.erasing is not None:
-                clip = self.erasing(clip)
+            if self.float_steps is not None:
+                clip = _float_step(self.float_steps, clip)
+            if self.uint8_steps is not None:
+                clip = self.uint8_steps(clip)
         return clip.as_subclass(torch.Tensor).transpose(0, 1), flipped
 
 
@@ -324,27 +325,3 @@ def _as_video(video: torch.Tensor) -> tv_tensors.Video:
             f"expected a uint8 clip [T, 3, H, W], got {video.dtype} {tuple(video.shape)}"
         )
     return tv_tensors.Video(video)
-
-
-def _appearance_transforms(cfg: AugmentConfig) -> v2.Compose | None:
-    """The optional transforms after crop and flip (run on float 0-1, where torchvision's colour
-    ops are ~10x faster than on uint8), in order, or None when none is on."""
-    steps: list[v2.Transform] = []
-    if cfg.color_jitter > 0:
-        try:
-            jitter = v2.ColorJitter(*cfg.color_jitter_strength)
-        except ValueError as exc:
-            raise ConfigError(f"config key 'augment.color_jitter_strength': {exc}") from exc
-        steps.append(v2.RandomApply([jitter], cfg.color_jitter))
-    if cfg.grayscale > 0:
-        steps.append(v2.RandomGrayscale(cfg.grayscale))
-    if cfg.rotation > 0:
-        steps.append(v2.RandomRotation(cfg.rotation, interpolation=v2.InterpolationMode.BILINEAR))
-    if cfg.perspective > 0:
-        steps.append(v2.RandomPerspective(cfg.perspective))
-    if cfg.elastic > 0:
-        steps.append(v2.ElasticTransform(alpha=cfg.elastic))
-    if cfg.blur_sigma > 0:
-        kernel = 2 * int(3 * cfg.blur_sigma + 0.5) + 1
-        steps.append(v2.GaussianBlur(kernel, sigma=(min(0.1, cfg.blur_sigma), cfg.blur_sigma)))
-    return v2.Compose(steps) if steps else None

@@ -19,8 +19,7 @@ from rich.console import Console
 from torch.utils.data import DataLoader, Dataset
 
 from motionfit.config import Config, load_config
-from motionfit.data.debias import DebiasAugment
-from motionfit.data.mixing import VideoMixer
+from motionfit.data.augment import registered
 from motionfit.data.records import LabelMap
 from motionfit.errors import ConfigError
 from motionfit.features.cache import FeatureCache
@@ -47,18 +46,6 @@ from motionfit.train.task import VideoClassificationTask
 
 # What a probe may not change: the cached tokens were made with these.
 _FIXED = ("model.name", "sampling", "augment", "data")
-# Augmentations applied to the pixels of whole batches during training, not to the cached
-# clips: a probe cannot apply them, so it turns off those its config has on (with a note).
-BATCH_AUGMENTS = ("mixup_alpha", "cutmix_alpha", "static_blend", "still_mix", "foreground_paste")
-_BATCH_FIELDS = {
-    *BATCH_AUGMENTS,
-    "mix_prob",
-    "mix_switch_prob",
-    "frame_cutmix",
-    "static_blend_strength",
-    "still_mix_strength",
-    "foreground_paste_strength",
-}
 
 
 class FeatureDataset(Dataset):
@@ -172,7 +159,7 @@ def train_probe(
 
     ``overrides`` may change the head (``model.head``, ``model.dropout``, ...), optimizer,
     schedule and training length, not what the tokens were made with (model, clips,
-    augmentation, data). Batch augmentations of pixels (:data:`BATCH_AUGMENTS`) the features'
+    augmentation, data). Batch augmentations of pixels (:func:`pixel_batch_augments`) the features'
     config has on are turned off, with a note, and saved off in the run's ``config.yaml``;
     an override that turns one on is a ConfigError."""
     cache = FeatureCache(Path(features))
@@ -214,28 +201,34 @@ def probe_config(cache: FeatureCache, overrides: list[str]) -> tuple[Config, lis
     sets = [*overrides, "model.freeze=backbone"]
     config = load_config(cache.config_path, sets)
     _check_fixed(load_config(cache.config_path), config)
-    named = {item.partition("=")[0].strip() for item in overrides}
-    keys = [f"augment.{k}" for k in _pixel_batch_augments(config)]
-    asked = [key for key in keys if key in named]
+    named = [item.partition("=")[0].strip() for item in overrides]
+    names = pixel_batch_augments(config)
+    keys = [f"augment.{name}" for name in names]
+    asked = [n for n in named for key in keys if n == key or n.startswith(f"{key}.")]
     if asked:
         raise ConfigError(
             f"config key '{asked[0]}': a probe trains on cached tokens, not pixels, so it "
-            "cannot mix or blend clips; leave the key out (or set it to 0)"
+            "cannot mix or blend clips; leave the key out (or turn it off)"
         )
-    if keys:
-        config = load_config(cache.config_path, [*sets, *(f"{key}=0" for key in keys)])
+    if names:
+        off = [
+            f"augment.{name}.{field}={value}"
+            for name in names
+            for field, value in registered()[name].turned_off().items()
+        ]
+        config = load_config(cache.config_path, [*sets, *off])
     return config, keys
 
 
-def _pixel_batch_augments(config: Config) -> list[str]:
-    """The :data:`BATCH_AUGMENTS` that would run in training with ``config`` (each needs the
-    pixels of the batch's clips)."""
-    mixing = VideoMixer.from_config(config.augment, 2).enabled
-    debias = DebiasAugment.from_config(config.augment).probs
+def pixel_batch_augments(config: Config) -> list[str]:
+    """The registered batch augmentations that would run in training with ``config`` (each
+    needs the pixels of the batch's clips, which a probe on cached tokens does not have)."""
+    if not config.augment.enabled:
+        return []
     return [
-        key
-        for key in BATCH_AUGMENTS
-        if debias.get(key, 0) > 0 or (mixing and getattr(config.augment, key) > 0)
+        name
+        for name, augmentation in registered("batch").items()
+        if augmentation.is_on(config.augment.settings(name))
     ]
 
 
@@ -247,7 +240,8 @@ def _check_fixed(base: Config, config: Config) -> None:
         if field:
             old, new = getattr(old, field), getattr(new, field)
         if section == "augment":
-            old, new = (a.model_dump(exclude=_BATCH_FIELDS) for a in (old, new))
+            batch = set(registered("batch"))
+            old, new = (a.model_dump(exclude=batch) for a in (old, new))
         if old != new:
             raise ConfigError(
                 f"config key '{key}': the cached features were made with other settings; "

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from motionfit.config import Config, load_config
+from motionfit.data.augment import registered
 from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.recommend import (
     LORA_VIDEOS_PER_CLASS,
@@ -184,7 +185,8 @@ def _model_settings(
         if spec.sees_appearance
         else "off: the model sees only motion"
     )
-    plan.notes.append(f"debiasing (augment.still_mix, augment.foreground_paste) is {sight}")
+    keys = ", ".join(f"augment.{name}" for name, a in registered().items() if a.model_decided())
+    plan.notes.append(f"debiasing ({keys}) is {sight}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The augmentation ablation: the same recipe trained with augmentation switched on piece by
 piece, with the same budget and seeds, in one table.
 
-Built-in variants (:data:`BUILTIN_VARIANTS`), each a list of ``--set`` overrides on the recipe:
+Built-in variants (:func:`builtin_variants`), each a list of ``--set`` overrides on the recipe:
 
 - ``none``: no training augmentation (centre clip and crop, as in evaluation);
 - ``temporal``: random clip start, stride and temporal jitter only;
@@ -10,10 +10,14 @@ Built-in variants (:data:`BUILTIN_VARIANTS`), each a list of ``--set`` overrides
 - ``temporal+spatial+ls+mixup``: both, plus label smoothing 0.1 and video MixUp (alpha 0.8,
   half of the batches);
 - ``temporal+spatial+ls+mixup+debias``: the same with the recipe's debiasing augmentations
-  (:mod:`motionfit.data.debias`; by default still mix and foreground paste, p 0.5 each).
+  (the registered batch augmentations that need appearance; by default still mix and
+  foreground paste, p 0.5 each).
 
-The first four turn label smoothing, MixUp/CutMix and the debiasing augmentations off, so only
-augmentation differs; the fifth adds label smoothing and MixUp, the sixth the debiasing. More
+The variants read the augmentation registry (:mod:`motionfit.data.augment`): the first four
+turn label smoothing and every registered batch and clip-temporal augmentation off, so only
+the clip's own temporal and spatial augmentation differs; the fifth adds label smoothing and
+MixUp, the sixth the debiasing. A registered augmentation of your own is off in every built-in
+variant; add one that turns it on (``--add 'mine:temporal+spatial;augment.NAME.p=0.5'``). More
 variants are ``NAME:ITEM;ITEM;...`` where an item is ``section.field=value`` or the name of a
 variant whose overrides it includes, e.g. ``strong_jitter:temporal;sampling.jitter_prob=0.6``.
 
@@ -51,6 +55,7 @@ from matplotlib.figure import Figure
 
 from motionfit.atomic import atomic_write_bytes, atomic_write_text
 from motionfit.config import Config, apply_override, load_config, validate_config
+from motionfit.data.augment import Augmentation, registered
 from motionfit.errors import ConfigError, RunError
 from motionfit.evaluation import eval_dir
 from motionfit.evaluation.evaluate import METRICS_JSON, VAL_EVAL_DIR
@@ -60,40 +65,15 @@ from motionfit.report import summarize_run
 from motionfit.run import RunPaths
 from motionfit.stopping import StopRequest
 
-NO_DEBIAS = ("augment.static_blend=0", "augment.still_mix=0", "augment.foreground_paste=0")
-NO_REGULARIZATION = ("train.label_smoothing=0", "augment.mix_prob=0", *NO_DEBIAS)
 LS_MIXUP = (
     "augment.enabled=true",
     "augment.temporal=true",
     "augment.spatial=true",
     "train.label_smoothing=0.1",
-    "augment.mix_prob=0.5",
-    "augment.mixup_alpha=0.8",
-    "augment.cutmix_alpha=0",
+    "augment.mix.p=0.5",
+    "augment.mix.mixup_alpha=0.8",
+    "augment.mix.cutmix_alpha=0",
 )
-BUILTIN_VARIANTS: dict[str, tuple[str, ...]] = {
-    "none": ("augment.enabled=false", *NO_REGULARIZATION),
-    "temporal": (
-        "augment.enabled=true",
-        "augment.temporal=true",
-        "augment.spatial=false",
-        *NO_REGULARIZATION,
-    ),
-    "spatial": (
-        "augment.enabled=true",
-        "augment.temporal=false",
-        "augment.spatial=true",
-        *NO_REGULARIZATION,
-    ),
-    "temporal+spatial": (
-        "augment.enabled=true",
-        "augment.temporal=true",
-        "augment.spatial=true",
-        *NO_REGULARIZATION,
-    ),
-    "temporal+spatial+ls+mixup": (*LS_MIXUP, *NO_DEBIAS),
-    "temporal+spatial+ls+mixup+debias": LS_MIXUP,
-}
 ACCURACY_METRICS = ("train_acc", "clean_train_acc", "val_top1", "test_top1", "shift_top1")
 GAP_METRICS = ("gap", "test_gap")
 DIAGNOSTIC_METRICS = (
@@ -175,8 +155,38 @@ class AblationResult:
 
 
 def builtin_variants() -> list[Variant]:
-    """The built-in variants, in order."""
-    return [Variant(name, overrides) for name, overrides in BUILTIN_VARIANTS.items()]
+    """The built-in variants, in order, from the augmentations registered now."""
+    debias = _turned_off(lambda a: a.stage == "batch" and a.needs_appearance)
+    others = _turned_off(
+        lambda a: a.stage == "clip-temporal" or (a.stage == "batch" and not a.needs_appearance)
+    )
+    no_regularization = ("train.label_smoothing=0", *others, *debias)
+    on = ("augment.enabled=true",)
+    variants = {
+        "none": ("augment.enabled=false", *no_regularization),
+        "temporal": (*on, "augment.temporal=true", "augment.spatial=false", *no_regularization),
+        "spatial": (*on, "augment.temporal=false", "augment.spatial=true", *no_regularization),
+        "temporal+spatial": (
+            *on,
+            "augment.temporal=true",
+            "augment.spatial=true",
+            *no_regularization,
+        ),
+        "temporal+spatial+ls+mixup": (*others, *LS_MIXUP, *debias),
+        "temporal+spatial+ls+mixup+debias": (*others, *LS_MIXUP),
+    }
+    return [Variant(name, overrides) for name, overrides in variants.items()]
+
+
+def _turned_off(chosen: Callable[[type[Augmentation]], bool]) -> tuple[str, ...]:
+    """``augment.NAME.FIELD=VALUE`` overrides turning off the registered augmentations that
+    ``chosen`` picks."""
+    return tuple(
+        f"augment.{name}.{field}={value}"
+        for name, augmentation in registered().items()
+        if chosen(augmentation)
+        for field, value in augmentation.turned_off().items()
+    )
 
 
 def parse_variant(text: str, known: Mapping[str, Variant]) -> Variant:

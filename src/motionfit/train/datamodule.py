@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from motionfit.config import Config
+from motionfit.data.augment import STAGES, build_stage
 from motionfit.data.dataset import VideoClipDataset, collate_clips, worker_init_fn
 from motionfit.data.guard import enforce_guard
 from motionfit.data.records import LabelMap, VideoRecord, read_records
@@ -193,6 +194,8 @@ class VideoDataModule(L.LightningDataModule):
         self.flip_map = flip_label_map(
             labels.names, augment.flip_label_map, augment.flip_label_map_unknown
         )
+        for stage in STAGES:  # an augmentation's bad setting (a label map) fails here too
+            build_stage(augment, stage, labels.names)
         self.labels = labels
         self.loss_weights()  # a bad train.class_weights fails here too
         self.config = resolve_stride_fps(self.config, self.train_records)
@@ -275,6 +278,7 @@ class VideoDataModule(L.LightningDataModule):
             "bad_files": cfg.data.bad_files,
             "max_bad_fraction": cfg.data.max_bad_fraction,
             "bad_file_log": self.run.bad_files,
+            "class_names": self.labels.names if self.labels is not None else (),
         }
 
     def clean_train_subset(self) -> list[VideoRecord]:

@@ -114,7 +114,7 @@ def train(
     )
     adapted = adapt_for_training(model, config.model)  # model.freeze, model.lora
     apply_speed_switches(model, get_spec(config.model.name), config.train)
-    task = VideoClassificationTask(config, model, len(labels))
+    task = VideoClassificationTask(config, model, len(labels), class_names=labels.names)
     trainer = build_trainer(config, run, progress, extra_callbacks=callbacks)  # writes nothing
     check_trains_some_steps(len(datamodule.train_records), config, trainer.world_size)
     start_run(run, "train", start, config, datamodule)

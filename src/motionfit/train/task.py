@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import TypeVar, cast
 
 import lightning as L
@@ -20,8 +21,7 @@ from torchmetrics import MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from motionfit.config import Config
-from motionfit.data.debias import DebiasAugment
-from motionfit.data.mixing import VideoMixer
+from motionfit.data.augment import BatchAugmentation, BatchState, build_stage
 from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import RunError
 from motionfit.models.base import VideoClassifier
@@ -126,17 +126,25 @@ class SteppedVideoTask(L.LightningModule):
 class VideoClassificationTask(SteppedVideoTask):
     """Supervised video classification with the seed's regularization.
 
-    Per step: uint8 clips -> normalized float (on the device) -> video-level MixUp/CutMix ->
-    model -> cross-entropy with label smoothing on soft targets. Every random choice of a step
-    (mixing, dropout, drop path) is seeded from ``(seed, global step, rank)``, so a resumed
-    run repeats an uninterrupted one exactly.
+    Per step: uint8 clips -> normalized float (on the device) -> the registered batch
+    augmentations the config turns on (:mod:`motionfit.data.augment`: debiasing, then
+    video-level MixUp/CutMix, with soft targets) -> model -> cross-entropy with label smoothing
+    on the soft targets. ``class_names`` (label order) serve augmentations with label maps.
+    Every random choice of a step (mixing, dropout, drop path) is seeded from ``(seed, global
+    step, rank)``, so a resumed run repeats an uninterrupted one exactly.
     """
 
-    def __init__(self, config: Config, model: VideoClassifier, num_classes: int) -> None:
+    def __init__(
+        self,
+        config: Config,
+        model: VideoClassifier,
+        num_classes: int,
+        class_names: Sequence[str] = (),
+    ) -> None:
         super().__init__(config, model)
         self.num_classes = num_classes
-        self.mixer = VideoMixer.from_config(config.augment, num_classes)
-        self.debias = DebiasAugment.from_config(config.augment)
+        stage = build_stage(config.augment, "batch", tuple(class_names))
+        self.batch_augments = [step for step in stage if isinstance(step, BatchAugmentation)]
         self.register_buffer("class_weight", None, persistent=False)  # set in setup()
         top_k = min(5, num_classes)
         self.train_loss = persistent_metric(MeanMetric())
@@ -175,12 +183,12 @@ class VideoClassificationTask(SteppedVideoTask):
         smoothing (their argmax is the dominant label, used for training accuracy).
         """
         video, labels = flatten_repeats(batch["video"], batch["label"])
-        video = self.normalize(video)
-        if self.debias.enabled:
-            video = self.debias(video, self._clip_keys(batch)).videos
-        video, targets = self.mixer(video, labels, generator)
-        targets = targets.to(video.device)
-        logits = self.model(video)
+        targets = F.one_hot(labels.long(), self.num_classes).to(torch.float32)
+        state = BatchState(self.normalize(video), targets, self._clip_keys(batch), generator)
+        for step in self.batch_augments:
+            state = step(state)
+        targets = state.targets.to(state.videos.device)
+        logits = self.model(state.videos)
         return self.classification_loss(logits, targets), logits, targets
 
     def classification_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -194,15 +202,13 @@ class VideoClassificationTask(SteppedVideoTask):
         )
 
     def _clip_keys(self, batch: dict) -> list[tuple[int, ...]]:
-        """(seed, epoch, dataset index, repeat) of every clip of the (flattened) batch: the
-        debiasing augmentations draw per clip from it."""
+        """(seed, epoch, dataset index, repeat) of every clip of the (flattened) batch: batch
+        augmentations draw per clip from it. A batch built by hand, without dataset indices,
+        keys its clips by position."""
         repeats = batch["video"].shape[1] if batch["video"].ndim == 6 else 1
         seed, epoch = self.config.train.seed % 2**63, self.current_epoch
-        return [
-            (seed, epoch, int(index), r)
-            for index in batch["index"].tolist()
-            for r in range(repeats)
-        ]
+        indices = batch.get("index", torch.arange(batch["video"].shape[0]))
+        return [(seed, epoch, int(index), r) for index in indices.tolist() for r in range(repeats)]
 
     # -- validation -------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Video-level MixUp and CutMix of a training batch: one lambda per pair of clips, and for
-CutMix one box shared by every frame of the clip (frame-level CutMix kept for ablations).
+"""The mixing behind ``augment.mix``: video-level MixUp and CutMix of a training batch, one
+lambda per pair of clips, and for CutMix one box shared by every frame of the clip (frame-level
+CutMix kept for ablations).
 """
 
 # Hand-written: torchvision's v2 MixUp/CutMix draw from the global RNG and use one lambda per
@@ -13,8 +14,6 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as nnf
-
-from motionfit.config import AugmentConfig
 
 MixMode = Literal["none", "mixup", "cutmix", "frame_cutmix"]
 
@@ -59,18 +58,6 @@ class VideoMixer:
         self.switch_prob = switch_prob
         self.frame_cutmix = frame_cutmix
 
-    @classmethod
-    def from_config(cls, cfg: AugmentConfig, num_classes: int) -> VideoMixer:
-        """The mixer configured by ``augment.*`` (``mix_prob = 0`` or both alphas 0 = off)."""
-        return cls(
-            num_classes,
-            mixup_alpha=cfg.mixup_alpha,
-            cutmix_alpha=cfg.cutmix_alpha,
-            prob=cfg.mix_prob if cfg.enabled else 0.0,
-            switch_prob=cfg.mix_switch_prob,
-            frame_cutmix=cfg.frame_cutmix,
-        )
-
     @property
     def enabled(self) -> bool:
         """Whether any batch can be mixed."""
@@ -87,14 +74,19 @@ class VideoMixer:
     def mix(
         self, videos: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
     ) -> MixResult:
-        """Mix a batch and report how (see :class:`MixResult`)."""
-        if videos.ndim != 5 or labels.shape != (videos.shape[0],):
-            raise ValueError(
-                f"expected videos [B, C, T, H, W] and labels [B], got {tuple(videos.shape)} "
-                f"and {tuple(labels.shape)}"
-            )
+        """Mix a batch and report how (see :class:`MixResult`); ``labels`` are int64 ``[B]``
+        or soft targets ``[B, K]``."""
         batch = videos.shape[0]
-        own = nnf.one_hot(labels.long(), self.num_classes).to(torch.float32)
+        if videos.ndim != 5 or labels.shape not in ((batch,), (batch, self.num_classes)):
+            raise ValueError(
+                f"expected videos [B, C, T, H, W] and labels [B] or [B, {self.num_classes}], "
+                f"got {tuple(videos.shape)} and {tuple(labels.shape)}"
+            )
+        own = (
+            nnf.one_hot(labels.long(), self.num_classes).to(torch.float32)
+            if labels.ndim == 1
+            else labels.to(torch.float32)
+        )
         partner = torch.arange(batch - 1, -1, -1)
         rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
         if not self.enabled or rng.random() >= self.prob:
@@ -108,13 +100,14 @@ class VideoMixer:
         if not use_cutmix:
             mode: MixMode = "mixup"
             lam = _per_clip(pair_lams, batch)
-            weight = lam.to(videos.dtype).view(-1, 1, 1, 1, 1)
+            weight = lam.to(videos.device, videos.dtype).view(-1, 1, 1, 1, 1)
             mixed = weight * videos + (1 - weight) * videos[partner]
         else:
             mode = "frame_cutmix" if self.frame_cutmix else "cutmix"
             mixed, pasted = _paste_boxes(videos, pair_lams, rng, per_frame=self.frame_cutmix)
             lam = _per_clip(1.0 - pasted, batch)
-        targets = lam[:, None] * own + (1 - lam[:, None]) * own[partner]
+        share = lam[:, None].to(own.device)
+        targets = share * own + (1 - share) * own[partner]
         return MixResult(mixed, targets, mode, partner, lam)
 
 
