@@ -52,7 +52,7 @@ def bare_loop(data: str, epochs: int) -> None:
     overrides = [f"data.source={data}", f"train.epochs={epochs}", *SETTINGS]
     config = resolve_model_defaults(load_config("demo", overrides))
     with tempfile.TemporaryDirectory() as run:
-        datamodule = VideoDataModule(config, RunPaths(Path(run)))
+        datamodule = VideoDataModule.for_run(config, RunPaths(Path(run)))
         labels = datamodule.prepare_records()
         config = datamodule.config
         datamodule.setup("fit")

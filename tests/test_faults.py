@@ -887,7 +887,7 @@ def test_force_keeps_the_users_own_dot_tmp_files(videos, tmp_path, capsys):
 
 def test_a_moved_run_directory_keeps_its_best_model_tracking(tmp_path):
     # issue 22, 10: Lightning drops the best score when the checkpoint folder's path changed
-    from motionfit.train.fit import build_trainer
+    from motionfit.train.trainer import build_trainer
 
     config = load_config(None, TINY)
     before, after = RunPaths(tmp_path / "before"), RunPaths(tmp_path / "after")

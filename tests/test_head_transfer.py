@@ -33,7 +33,8 @@ from motionfit.models.weights import (
     save_load_report,
 )
 from motionfit.run import load_run
-from motionfit.train.fit import export_weights, train
+from motionfit.train.fit import train
+from motionfit.train.runner import export_weights
 
 CLIP = "kinetics_armwrestling_340x256_28fps.mp4"
 

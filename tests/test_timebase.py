@@ -33,9 +33,12 @@ def test_auto_is_fixed_to_the_training_videos_median_frame_rate(
     assert tiny_config(videos_25fps).sampling.stride_fps == "frames"  # the default
     config = tiny_config(videos_25fps, extra=["sampling.stride_fps=auto"])
     assert config.sampling.resolved_stride_seconds() is None  # unknown until training starts
-    datamodule = VideoDataModule(config, RunPaths(tmp_path / "run"))
-    datamodule.prepare_records()
+    # resolved from the training videos before the data module exists: it never rewrites it
+    datamodule = VideoDataModule.for_run(config, RunPaths(tmp_path / "run"))
     assert datamodule.config.sampling.stride_fps == pytest.approx(25.0)
+    unresolved = VideoDataModule(config, RunPaths(tmp_path / "run"))
+    unresolved.prepare_records()
+    assert unresolved.config is config
     assert resolve_stride_fps(datamodule.config, records) is datamodule.config  # resolved once
     off = config.model_copy(
         update={"sampling": config.sampling.model_copy(update={"stride_fps": "frames"})}

@@ -8,10 +8,11 @@ file behind; ``start_run`` then claims the folder and writes ``config.yaml`` and
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
+import lightning as L
 import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
@@ -21,12 +22,12 @@ from motionfit.resources import check_training_memory
 from motionfit.run import RunPaths, RunStart, check_run_dir, claim_run_dir, data_inputs
 
 
-class RunRecords(Protocol):
-    """The data module of a run, as far as starting the run goes."""
+class RunDataModule(L.LightningDataModule, ABC):
+    """The data module of a run: Lightning's, plus the records it saves when the run starts."""
 
+    @abstractmethod
     def save_records(self) -> None:
         """Write the run's labels and split (rank 0)."""
-        ...
 
 
 def is_rank_zero() -> bool:
@@ -60,7 +61,7 @@ def open_run(
 
 
 def start_run(
-    run: RunPaths, kind: str, start: RunStart, config: Config, records: RunRecords
+    run: RunPaths, kind: str, start: RunStart, config: Config, records: RunDataModule
 ) -> None:
     """The first writes of a run, once its data, settings, model and Trainer are checked: claim
     the folder and write ``config.yaml`` (rank 0), then the data module's records."""

@@ -110,9 +110,9 @@ def extract_features(
     checked = [*data_inputs(config), weights, *(inputs or [])]
     if not (out / META_FILE).is_file() or (out / MARKER_FILE).exists():  # else made before the
         check_output_dir(out, OUTPUT_KIND, force=force, inputs=checked)  # marker: ours
-    datamodule = VideoDataModule(config, RunPaths(out))
+    datamodule = VideoDataModule.for_run(config, RunPaths(out))
     labels = datamodule.prepare_records()
-    config = datamodule.config
+    config = datamodule.config  # with the frame rate strides are counted at (stride_fps)
     model = _backbone(config, len(labels), weights)
     grid = _token_shape(model, config)
     val_clips, val_crops = config.eval.validation_views()

@@ -24,24 +24,17 @@ from motionfit.data.records import LabelMap
 from motionfit.errors import ConfigError
 from motionfit.features.cache import FeatureCache
 from motionfit.models.build import build_model_from_config
-from motionfit.models.freeze import freeze_model
+from motionfit.models.freeze import TrainableCount, freeze_model
 from motionfit.models.hf_common import TokenPoolingClassifier
 from motionfit.models.weights import read_state_dict
 from motionfit.output_dir import releases_output_locks
 from motionfit.run import RunPaths
-from motionfit.run_start import is_rank_zero, open_run, start_run
+from motionfit.run_start import RunDataModule, is_rank_zero
 from motionfit.train.balance import class_counts, resolve_class_weights
 from motionfit.train.callbacks import CLASSIFICATION_METRICS
 from motionfit.train.datamodule import ResumableLoader, train_loader
-from motionfit.train.fit import (
-    TrainResult,
-    best_checkpoint,
-    build_trainer,
-    check_monitor,
-    check_trains_some_steps,
-    export_weights,
-    fit_or_interrupt,
-)
+from motionfit.train.fit import TrainResult
+from motionfit.train.runner import RunData, RunTemplate, run_template
 from motionfit.train.task import VideoClassificationTask
 
 # What a probe may not change: the cached tokens were made with these.
@@ -82,7 +75,7 @@ class FeatureDataset(Dataset):
         return {"video": tokens, "label": label, "index": index}
 
 
-class FeatureDataModule(L.LightningDataModule):
+class FeatureDataModule(RunDataModule):
     """Loaders over a feature cache, shuffled and resumable as ``motionfit train``'s."""
 
     def __init__(
@@ -173,25 +166,43 @@ def train_probe(
             highlight=False,
             soft_wrap=True,
         )
-    check_monitor(config.train.monitor, CLASSIFICATION_METRICS.values(), "training")
-    # the head starts as motionfit train's would: the same seed before the model is built
-    run, start = open_run(config, out, "train", resume=False, force=force, inputs=[str(features)])
-    labels = LabelMap.load(cache.labels_path)
-    model = build_model_from_config(config, len(labels))
-    model.load_state_dict(read_state_dict(cache.backbone_path), strict=False)
-    count = freeze_model(model, "backbone")
-    datamodule = FeatureDataModule(config, cache, labels, run)
-    task = ProbeTask(config, model, len(labels))
-    trainer = build_trainer(config, run, progress)
-    check_trains_some_steps(len(datamodule.train_set), config, trainer.world_size)
-    start_run(run, "train", start, config, datamodule)
-    if trainer.is_global_zero and progress:
-        Console(stderr=True).print(count.summary(), markup=False, highlight=False)
-    fit_or_interrupt(trainer, task, datamodule, run, False, command="train")
-    best = best_checkpoint(trainer, run)
-    if trainer.is_global_zero and best is not None:
-        export_weights(best, run.model)
-    return TrainResult.of(trainer, run, config.train.monitor)
+    done = run_template(
+        ProbeRun(cache), config, out, force=force, progress=progress, inputs=[str(features)]
+    )
+    return TrainResult.of(done.trainer, done.run, done.config.train.monitor)
+
+
+class ProbeRun(RunTemplate):
+    """``motionfit train --features``: the cached tokens, the model's own top over the frozen
+    backbone (its weights from the cache), the probe task."""
+
+    command = "train"
+    metrics = CLASSIFICATION_METRICS
+    activity = "training"
+
+    def __init__(self, cache: FeatureCache) -> None:
+        self.cache = cache
+        self.count: TrainableCount | None = None
+
+    def data(self, config: Config, run: RunPaths, resume: bool) -> RunData:
+        """The cached tokens of each split."""
+        labels = LabelMap.load(self.cache.labels_path)
+        datamodule = FeatureDataModule(config, self.cache, labels, run)
+        return RunData(config, datamodule, len(datamodule.train_set))
+
+    def task(self, config: Config, data: RunData) -> L.LightningModule:
+        """The model (the head starts as ``motionfit train``'s would: built right after the
+        run's seed is set), its backbone from the cache and frozen, in the probe task."""
+        labels = data.datamodule.labels  # type: ignore[attr-defined]
+        model = build_model_from_config(config, len(labels))
+        model.load_state_dict(read_state_dict(self.cache.backbone_path), strict=False)
+        self.count = freeze_model(model, "backbone")
+        return ProbeTask(config, model, len(labels))
+
+    def started(self, run: RunPaths, progress: bool) -> None:
+        """Say what trains."""
+        if progress and self.count is not None:
+            Console(stderr=True).print(self.count.summary(), markup=False, highlight=False)
 
 
 def probe_config(cache: FeatureCache, overrides: list[str]) -> tuple[Config, list[str]]:

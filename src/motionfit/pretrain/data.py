@@ -9,17 +9,19 @@ subset, no label-dependent checks.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader
 
+from motionfit.config import Config
 from motionfit.data.dataset import VideoClipDataset
 from motionfit.data.guard import enforce_guard
 from motionfit.data.records import LabelMap, VideoRecord, read_records
-from motionfit.data.splits import stratified_split, write_list
+from motionfit.data.splits import write_list
 from motionfit.errors import DataError
-from motionfit.train.datamodule import VideoDataModule
+from motionfit.train.datamodule import TrainingSplit, VideoDataModule
 
 NO_CLASSES = LabelMap()
 
@@ -35,35 +37,46 @@ class UnlabeledDataModule(VideoDataModule):
     never replaced by another.
     """
 
+    activity = "pretraining"
+
+    @classmethod
+    def _read_source(
+        cls, config: Config, source: str, labels: LabelMap | None
+    ) -> tuple[list[VideoRecord], LabelMap]:
+        """Every video of ``source``, its label dropped."""
+        records, _ = read_records(source, config.data.format, config.data.video_root)
+        return [replace(record, label=-1) for record in records], NO_CLASSES
+
+    @classmethod
+    def _read_saved(
+        cls, config: Config, path: Path, labels: LabelMap | None
+    ) -> tuple[list[VideoRecord], LabelMap]:
+        """A split list this run saved (no classes)."""
+        records, _ = read_records(path, "list", config.data.video_root)
+        return [replace(record, label=-1) for record in records], NO_CLASSES
+
+    @classmethod
+    def _train_ratio(cls, config: Config) -> float:
+        """All but ``pretrain.val_fraction`` (1.0: nothing held out)."""
+        return 1.0 - config.pretrain.val_fraction
+
+    @classmethod
+    def _check_split(cls, config: Config, split: TrainingSplit) -> None:
+        """A DataError for fewer training videos than one batch."""
+        batch = config.train.batch_size
+        if len(split.train) < batch:
+            raise DataError(
+                f"{config.data.source}: {len(split.train)} training videos, fewer than one "
+                f"batch (train.batch_size={batch})"
+            )
+
     def prepare_records(self) -> LabelMap:
-        """Read the videos and make (or, resuming, reuse) the split; writes nothing."""
+        """Take the split (read now unless given) and check the augmentation settings; writes
+        nothing."""
         if self.labels is not None:
             return self.labels
-        data = self.config.data
-        if data.source is None:
-            raise DataError("no pretraining data: pass --data SOURCE (config key 'data.source')")
-        split = self.run.split_dir
-        if self.resume and data.val is None and (split / "train.txt").is_file():
-            self.train_records = self._read_videos(str(split / "train.txt"), "list")
-            val_file = split / "val.txt"  # absent when nothing was held out
-            has_val = val_file.is_file()
-            self.val_records = self._read_videos(str(val_file), "list") if has_val else []
-        else:
-            records = self._read_videos(data.source, data.format)
-            if data.val is not None:
-                self.train_records = records
-                self.val_records = self._read_videos(data.val, data.format)
-            elif self.config.pretrain.val_fraction > 0:
-                self.train_records, self.val_records = stratified_split(
-                    records, ratio=1.0 - self.config.pretrain.val_fraction, seed=data.split_seed
-                )
-            else:
-                self.train_records, self.val_records = records, []
-        if len(self.train_records) < self.config.train.batch_size:
-            raise DataError(
-                f"{data.source}: {len(self.train_records)} training videos, fewer than one batch "
-                f"(train.batch_size={self.config.train.batch_size})"
-            )
+        split = self.split or self.read_split(self.config, self.run, self.resume)
+        self.train_records, self.val_records = split.train, split.val
         enforce_guard(self.config.augment)
         self.labels = NO_CLASSES
         return self.labels
@@ -78,10 +91,6 @@ class UnlabeledDataModule(VideoDataModule):
             write_list(self.train_records, split / "train.txt", NO_CLASSES)
             if self.val_records:
                 write_list(self.val_records, split / "val.txt", NO_CLASSES)
-
-    def _read_videos(self, source: str, format: str) -> list[VideoRecord]:
-        records, _ = read_records(source, format, self.config.data.video_root)
-        return [replace(record, label=-1) for record in records]
 
     def setup(self, stage: str | None = None) -> None:
         """Build the training and (if any) validation datasets."""

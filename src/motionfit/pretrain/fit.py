@@ -22,20 +22,11 @@ from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from motionfit.output_dir import releases_output_locks
 from motionfit.pretrain.data import UnlabeledDataModule
-from motionfit.pretrain.model import build_pretrainer, check_pretrainable
+from motionfit.pretrain.model import VideoMAEPretrainer, build_pretrainer, check_pretrainable
 from motionfit.pretrain.preview import ReconstructionPreview
 from motionfit.pretrain.task import MaskedVideoTask
 from motionfit.run import RunPaths
-from motionfit.run_start import open_run, start_run
-from motionfit.train.fit import (
-    best_checkpoint,
-    best_score,
-    build_trainer,
-    check_monitor,
-    check_trains_some_steps,
-    export_weights,
-    fit_or_interrupt,
-)
+from motionfit.train.runner import RunData, RunTemplate, best_score, run_template
 from motionfit.train.timing import DATA_WAIT_METRIC
 
 PRETRAIN_METRICS = {
@@ -77,49 +68,64 @@ def pretrain(
     """
     config = resolve_model_defaults(config)  # the model's normalization
     _check_config(config)
-    run, start = open_run(config, out, "pretrain", resume=resume, force=force)
-    datamodule = UnlabeledDataModule(config, run, resume=start.resume)
-    datamodule.prepare_records()  # bad data or settings fail before anything is written
-    if config.train.monitor == "val/loss" and not datamodule.val_records:
-        raise ConfigError(
-            "config key 'train.monitor': val/loss needs held-out videos; set "
-            "pretrain.val_fraction > 0 or data.val, or monitor train/loss"
-        )
-    model = build_pretrainer(
-        config.model.name,
-        num_frames=config.sampling.num_frames,
-        image_size=config.augment.crop_size,
-        norm_pix_loss=config.pretrain.norm_pix_loss,
-        decoder_depth=config.pretrain.decoder_depth,
+    template = PretrainRun()
+    done = run_template(
+        template, config, out, resume=resume, force=force, progress=progress, callbacks=callbacks
     )
-    task = MaskedVideoTask(config, model)
-    preview = ReconstructionPreview(run.root, config.pretrain.preview_every, seed=config.train.seed)
-    trainer = build_trainer(
-        config,
-        run,
-        progress,
-        extra_callbacks=[preview, *(callbacks or [])],
-        metrics=PRETRAIN_METRICS,
-    )  # writes nothing
-    check_trains_some_steps(len(datamodule.train_records), config, trainer.world_size)
-    start_run(run, "pretrain", start, config, datamodule)
-    fit_or_interrupt(trainer, task, datamodule, run, start.resume, command="pretrain")
-    best = best_checkpoint(trainer, run)
-    if trainer.is_global_zero and best is not None:
-        export_weights(best, run.model)
-        model.config.to_json_file(run.root / HF_CONFIG_FILE)
     return PretrainResult(
-        run=run,
-        monitor=config.train.monitor,
-        best_score=best_score(trainer),
-        epochs=trainer.current_epoch,
-        steps=trainer.global_step,
+        run=done.run,
+        monitor=done.config.train.monitor,
+        best_score=best_score(done.trainer),
+        epochs=done.trainer.current_epoch,
+        steps=done.trainer.global_step,
     )
+
+
+class PretrainRun(RunTemplate):
+    """``motionfit pretrain``: unlabeled videos, ``VideoMAEForPreTraining``, the masked video
+    task, reconstruction previews; the HF config saved beside the exported weights."""
+
+    command = "pretrain"
+    metrics = PRETRAIN_METRICS
+    activity = "pretraining"
+
+    def __init__(self) -> None:
+        self.model: VideoMAEPretrainer | None = None
+
+    def data(self, config: Config, run: RunPaths, resume: bool) -> RunData:
+        """The videos' data module (strides resolved); val/loss needs held-out videos."""
+        datamodule = UnlabeledDataModule.for_run(config, run, resume)
+        if config.train.monitor == "val/loss" and not datamodule.val_records:
+            raise ConfigError(
+                "config key 'train.monitor': val/loss needs held-out videos; set "
+                "pretrain.val_fraction > 0 or data.val, or monitor train/loss"
+            )
+        return RunData(datamodule.config, datamodule, len(datamodule.train_records))
+
+    def task(self, config: Config, data: RunData) -> L.LightningModule:
+        """The pretraining model in the masked video task."""
+        self.model = build_pretrainer(
+            config.model.name,
+            num_frames=config.sampling.num_frames,
+            image_size=config.augment.crop_size,
+            norm_pix_loss=config.pretrain.norm_pix_loss,
+            decoder_depth=config.pretrain.decoder_depth,
+        )
+        return MaskedVideoTask(config, self.model)
+
+    def callbacks(self, config: Config, run: RunPaths) -> list[L.Callback]:
+        """The reconstruction previews."""
+        every = config.pretrain.preview_every
+        return [ReconstructionPreview(run.root, every, seed=config.train.seed)]
+
+    def finished(self, run: RunPaths, config: Config) -> None:
+        """The HF config beside the weights (``train --init-from`` reads it)."""
+        if self.model is not None:
+            self.model.config.to_json_file(run.root / HF_CONFIG_FILE)
 
 
 def _check_config(config: Config) -> None:
     check_pretrainable(config.model.name, config.sampling.num_frames, config.augment.crop_size)
-    check_monitor(config.train.monitor, PRETRAIN_METRICS.values(), "pretraining")
     normalization = (config.augment.mean, config.augment.std)
     if not config.pretrain.norm_pix_loss and normalization != (IMAGENET_MEAN, IMAGENET_STD):
         raise ConfigError(

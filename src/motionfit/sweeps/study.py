@@ -17,7 +17,7 @@ heartbeat detects after a grace period) is recorded as failed with its error and
 count; a worker stops after :data:`MAX_CONSECUTIVE_FAILURES` failures in a row.
 
 SIGTERM or SIGINT stops the worker at the running trial's next step (its run saves
-``last.ckpt``, see :func:`motionfit.train.fit.fit_or_interrupt`): the trial is recorded as
+``last.ckpt``, see :func:`motionfit.train.runner.fit_or_interrupt`): the trial is recorded as
 failed ("interrupted"), a trial with the same values is queued that resumes its run directory
 exactly, and the worker ends with :class:`~motionfit.stopping.Interrupted` (exit 143 or 130).
 The next worker to start (the same command again) takes the queued trial first.

@@ -8,7 +8,9 @@ clean-train and validation accuracy is measured every epoch.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
@@ -25,7 +27,7 @@ from motionfit.data.timebase import resolve_stride_fps
 from motionfit.data.transforms import flip_label_map, warn_unmapped_direction_classes
 from motionfit.errors import DataError
 from motionfit.run import RunPaths
-from motionfit.run_start import is_rank_zero
+from motionfit.run_start import RunDataModule, is_rank_zero
 from motionfit.train.balance import (
     CLASS_BALANCE_FILE,
     ClassBalancedSampler,
@@ -34,6 +36,9 @@ from motionfit.train.balance import (
     warn_if_imbalanced,
     write_class_balance,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self: Python 3.11+
 
 
 class ResumableSampler(DistributedSampler):
@@ -144,14 +149,34 @@ def train_loader(
     )
 
 
-class VideoDataModule(L.LightningDataModule):
-    """Builds the datasets and loaders of a run from its config."""
+@dataclass(frozen=True)
+class TrainingSplit:
+    """The videos a run trains and validates on, and its classes (in label order)."""
 
-    def __init__(self, config: Config, run: RunPaths, resume: bool = False) -> None:
+    train: list[VideoRecord]
+    val: list[VideoRecord]
+    labels: LabelMap
+
+
+class VideoDataModule(RunDataModule):
+    """Builds the datasets and loaders of a run from its config (and its split, read by
+    :meth:`read_split` before the module exists, so the config's strides can be resolved from
+    the training videos first)."""
+
+    activity = "training"  # in messages about the data
+
+    def __init__(
+        self,
+        config: Config,
+        run: RunPaths,
+        resume: bool = False,
+        split: TrainingSplit | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.run = run
         self.resume = resume
+        self.split = split
         self.labels: LabelMap | None = None
         self.train_records: list[VideoRecord] = []
         self.val_records: list[VideoRecord] = []
@@ -160,35 +185,90 @@ class VideoDataModule(L.LightningDataModule):
 
     # -- records ---------------------------------------------------------------------------
 
-    def prepare_records(self) -> LabelMap:
-        """Read the data, make (or reuse) the train/val split and check the augmentation
-        settings against the classes. Writes nothing (see :meth:`save_records`).
+    @classmethod
+    def for_run(cls, config: Config, run: RunPaths, resume: bool = False) -> Self:
+        """The data module of a run: the split read (:meth:`read_split`), the strides' frame
+        rate fixed from its training videos (``sampling.stride_fps: auto``) before the module
+        exists, the settings checked (:meth:`prepare_records`). Writes nothing."""
+        split = cls.read_split(config, run, resume)
+        module = cls(resolve_stride_fps(config, split.train), run, resume=resume, split=split)
+        module.prepare_records()
+        return module
 
-        Every rank computes the same seeded split. A resumed run reads the split saved in its
-        run directory, so it trains on exactly the same videos.
-        """
+    @classmethod
+    def read_split(cls, config: Config, run: RunPaths, resume: bool = False) -> TrainingSplit:
+        """Read the data and make (or reuse) the train/val split; writes nothing.
+
+        A resumed run reads the split saved in its run directory, so it trains on exactly the
+        same videos; ``data.val`` replaces the held-out part; otherwise a stratified,
+        group-aware split (every rank computes the same seeded one)."""
+        data = config.data
+        if data.source is None:
+            raise DataError(
+                f"no {cls.activity} data: pass --data SOURCE (config key 'data.source')"
+            )
+        saved = run.split_dir
+        if resume and data.val is None and (saved / "train.txt").is_file():
+            train, labels = cls._read_saved(config, saved / "train.txt", None)
+            val_file = saved / "val.txt"
+            val = cls._read_saved(config, val_file, labels)[0] if val_file.is_file() else []
+            split = TrainingSplit(train, val, labels)
+        else:
+            records, labels = cls._read_source(config, data.source, None)
+            ratio = cls._train_ratio(config)
+            if data.val is not None:
+                split = TrainingSplit(
+                    records, cls._read_source(config, data.val, labels)[0], labels
+                )
+            elif ratio < 1.0:
+                train, val = stratified_split(records, ratio=ratio, seed=data.split_seed)
+                split = TrainingSplit(train, val, labels)
+            else:
+                split = TrainingSplit(records, [], labels)
+        cls._check_split(config, split)
+        return split
+
+    @classmethod
+    def _read_source(
+        cls, config: Config, source: str, labels: LabelMap | None
+    ) -> tuple[list[VideoRecord], LabelMap]:
+        """Labeled records of ``source`` (classes of ``labels`` or ``data.labels``)."""
+        data = config.data
+        records, label_map = read_records(
+            source, data.format, data.video_root, labels or data.labels
+        )
+        if any(r.label < 0 for r in records):
+            raise DataError(f"{source}: has unlabeled videos; training needs labels")
+        return records, label_map
+
+    @classmethod
+    def _read_saved(
+        cls, config: Config, path: Path, labels: LabelMap | None
+    ) -> tuple[list[VideoRecord], LabelMap]:
+        """A split list this run saved."""
+        return read_records(path, labels=labels)
+
+    @classmethod
+    def _train_ratio(cls, config: Config) -> float:
+        """The share of ``data.source`` kept for training when no ``data.val`` is given."""
+        return config.data.split_ratio
+
+    @classmethod
+    def _check_split(cls, config: Config, split: TrainingSplit) -> None:
+        """A DataError for a split that cannot train: no validation videos, one class."""
+        source = config.data.source
+        if not split.val:
+            raise DataError(f"{source}: too few videos to hold out a validation split")
+        if len(split.labels) < 2:
+            raise DataError(f"{source}: training needs at least 2 classes, got {len(split.labels)}")
+
+    def prepare_records(self) -> LabelMap:
+        """Take the split (read now unless given) and check the augmentation settings against
+        the classes. Writes nothing (see :meth:`save_records`)."""
         if self.labels is not None:
             return self.labels
-        data = self.config.data
-        if data.source is None:
-            raise DataError("no training data: pass --data SOURCE (config key 'data.source')")
-        split = self.run.split_dir
-        if self.resume and data.val is None and (split / "train.txt").is_file():
-            self.train_records, labels = read_records(split / "train.txt")
-            self.val_records, _ = read_records(split / "val.txt", labels=labels)
-        else:
-            records, labels = self._read(data.source)
-            if data.val is not None:
-                self.train_records = records
-                self.val_records, _ = self._read(data.val, labels)
-            else:
-                self.train_records, self.val_records = stratified_split(
-                    records, ratio=data.split_ratio, seed=data.split_seed
-                )
-                if not self.val_records:
-                    raise DataError(f"{data.source}: too few videos to hold out a validation split")
-        if len(labels) < 2:
-            raise DataError(f"{data.source}: training needs at least 2 classes, got {len(labels)}")
+        split = self.split or self.read_split(self.config, self.run, self.resume)
+        self.train_records, self.val_records, labels = split.train, split.val, split.labels
         enforce_guard(self.config.augment)  # strict mode fails here, before anything is written
         augment = self.config.augment
         self.flip_map = flip_label_map(
@@ -198,7 +278,6 @@ class VideoDataModule(L.LightningDataModule):
             build_stage(augment, stage, labels.names)
         self.labels = labels
         self.loss_weights()  # a bad train.class_weights fails here too
-        self.config = resolve_stride_fps(self.config, self.train_records)
         return labels
 
     def save_records(self) -> None:
@@ -219,15 +298,6 @@ class VideoDataModule(L.LightningDataModule):
         if self.config.data.val is None and not kept:
             write_list(self.train_records, split / "train.txt", self.labels)
             write_list(self.val_records, split / "val.txt", self.labels)
-
-    def _read(self, source: str, labels: LabelMap | None = None) -> tuple[list, LabelMap]:
-        data = self.config.data
-        records, label_map = read_records(
-            source, data.format, data.video_root, labels or data.labels
-        )
-        if any(r.label < 0 for r in records):
-            raise DataError(f"{source}: has unlabeled videos; training needs labels")
-        return records, label_map
 
     # -- Lightning hooks -------------------------------------------------------------------
 
