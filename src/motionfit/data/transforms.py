@@ -26,6 +26,7 @@ from torchvision.transforms.v2 import functional as F
 
 from motionfit.config import AugmentConfig
 from motionfit.data.augment import ClipSpatialAugmentation, build_stage
+from motionfit.data.augment.base import class_pair_ids
 from motionfit.data.guard import AugmentationWarning
 from motionfit.errors import ConfigError
 
@@ -240,26 +241,10 @@ def flip_label_map(
     the map is symmetric. A class in two pairs raises ConfigError; so does an unknown name,
     unless ``unknown="skip"`` (a recipe's own map): then pairs naming a class the data lacks
     are dropped with one :class:`AugmentationWarning`."""
-    ids = {name: index for index, name in enumerate(class_names)}
     if unknown == "skip":
+        ids = {name: index for index, name in enumerate(class_names)}
         pairs = _known_pairs(pairs, ids)
-    mapping: dict[int, int] = {}
-    for first, second in pairs.items():
-        for name in (first, second):
-            if name not in ids:
-                raise ConfigError(
-                    f"config key 'augment.flip_label_map': unknown class '{name}' "
-                    f"(classes: {', '.join(class_names)})"
-                )
-        a, b = ids[first], ids[second]
-        for source, target in ((a, b), (b, a)):
-            if mapping.get(source, target) != target:
-                raise ConfigError(
-                    f"config key 'augment.flip_label_map': class '{class_names[source]}' is "
-                    "paired with two different classes"
-                )
-            mapping[source] = target
-    return mapping
+    return class_pair_ids(class_names, pairs, "augment.flip_label_map")
 
 
 def _known_pairs(pairs: Mapping[str, str], ids: Mapping[str, int]) -> dict[str, str]:

@@ -18,7 +18,7 @@ imports torch when it runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -78,22 +78,36 @@ class AugmentContext:
     augment: AugmentConfig
     class_names: tuple[str, ...] = ()
 
-    def class_ids(self, pairs: dict[str, str], key: str) -> dict[int, int]:
-        """Class name pairs (``a: b``) -> a symmetric id map; a ConfigError naming ``key`` for
-        a name the data lacks."""
-        from motionfit.errors import ConfigError
+    def class_ids(self, pairs: Mapping[str, str], key: str) -> dict[int, int]:
+        """Class name pairs (``a: b``) -> a symmetric id map (see :func:`class_pair_ids`)."""
+        return class_pair_ids(self.class_names, pairs, key)
 
-        ids = {name: index for index, name in enumerate(self.class_names)}
-        mapping: dict[int, int] = {}
-        for first, second in pairs.items():
-            for name in (first, second):
-                if name not in ids:
-                    raise ConfigError(
-                        f"config key '{key}': unknown class '{name}' "
-                        f"(classes: {', '.join(self.class_names)})"
-                    )
-            mapping[ids[first]], mapping[ids[second]] = ids[second], ids[first]
-        return mapping
+
+def class_pair_ids(
+    class_names: Sequence[str], pairs: Mapping[str, str], key: str
+) -> dict[int, int]:
+    """Class name pairs (``a: b``) -> a symmetric class id map; a ConfigError naming the config
+    ``key`` for a name the data lacks or a class paired with two different classes."""
+    from motionfit.errors import ConfigError
+
+    ids = {name: index for index, name in enumerate(class_names)}
+    mapping: dict[int, int] = {}
+    for first, second in pairs.items():
+        for name in (first, second):
+            if name not in ids:
+                raise ConfigError(
+                    f"config key '{key}': unknown class '{name}' "
+                    f"(classes: {', '.join(class_names)})"
+                )
+        a, b = ids[first], ids[second]
+        for source, target in ((a, b), (b, a)):
+            if mapping.get(source, target) != target:
+                raise ConfigError(
+                    f"config key '{key}': class '{class_names[source]}' is paired with two "
+                    "different classes"
+                )
+            mapping[source] = target
+    return mapping
 
 
 @dataclass
