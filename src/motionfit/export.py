@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from motionfit import __version__
+from motionfit.calibration import run_temperature
+from motionfit.data.transforms import NATIVE_DECODE_MAX_RATIO
 from motionfit.errors import ModelError
 from motionfit.progress import progress_bar
 from motionfit.run import LoadedRun
@@ -58,15 +60,17 @@ class ExportResult:
 
 SAMPLING_NOTES = {
     "uniform": (
-        "clip k of K starts at frame floor(free * (k + 0.5) / K), free = video frames - "
-        "clip span (the centres of K equal parts; one clip = the centre clip); num_frames "
-        "frames every frame_stride frames "
-        "(stride_seconds, when set, gives frame_stride = round(stride_seconds * fps)); a video "
-        "shorter than a clip is looped (short_video=loop) or padded with its last frame (pad)"
+        "n = the video's frame count, stride = frame_stride (or max(1, round(stride_seconds * "
+        "fps)) when stride_seconds is set), span = (num_frames - 1) * stride + 1, free = n - "
+        "span; clip k of K = clips starts at int(free * (k + 0.5) / K + 1e-9) (the centres of K "
+        "equal parts); a video shorter than the span (free < 0) starts clip k at min(n - 1, "
+        "int(n * (k + 0.5) / K)) and wraps indices modulo n (short_video=loop), or starts at 0 "
+        "and clamps indices to n - 1 (pad); frame i of the clip is start + i * stride"
     ),
     "segments": (
         "one clip: the video is cut into num_frames equal segments and the middle frame of each "
-        "is taken (TSN)"
+        "is taken (TSN): bounds b_j = j * n // num_frames, frame j = (b_j + max(b_(j+1), b_j + "
+        "1) - 1) // 2"
     ),
 }
 
@@ -78,10 +82,14 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 
 def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
-    """The sidecar: input/output contract, preprocessing and labels of an exported run."""
+    """The sidecar: input/output contract, preprocessing and labels of an exported run. It is
+    the whole contract from a decoded video to the model's input and back to probabilities:
+    following it alone reproduces ``motionfit predict`` (docs/deploy.md has a reference
+    implementation, run by the tests)."""
     cfg = run.config
     size = cfg.augment.crop_size
     frames = cfg.sampling.num_frames
+    short_side = cfg.augment.resolved_short_side()
     mean, std = cfg.augment.mean, cfg.augment.std
     assert mean is not None and std is not None  # Config validation fills them from the model
     return {
@@ -101,6 +109,9 @@ def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
             "dtype": "float32",
             "shape": ["batch", len(run.labels)],
             "meaning": "class logits: softmax, then average the probabilities of a video's views",
+            "temperature": run_temperature(run.paths.root),
+            "calibration": "probabilities p (the views' average) -> softmax(log(p) / temperature); "
+            "temperature 1 = unchanged",
         },
         "preprocess": {
             "num_frames": frames,
@@ -110,7 +121,7 @@ def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
             "clips": cfg.eval.clips,
             "crops": cfg.eval.crops,
             "short_video": cfg.sampling.short_video,
-            "resize_short_side": cfg.augment.resolved_short_side(),
+            "resize_short_side": short_side,
             "crop_size": size,
             "crop": "centre"
             if cfg.eval.crops == 1
@@ -120,7 +131,29 @@ def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
             "std": list(std),
             "formula": "x = (rgb_uint8 / 255 - mean[c]) / std[c]",
             "clip_sampling": SAMPLING_NOTES[cfg.eval.mode],
-            "resize": "antialiased bilinear, aspect ratio kept, long side truncated",
+            "frame_index": "frames k = 0..n-1 in presentation order at times t_k = (pts_k - "
+            "pts_0) * time_base (AVI: k / fps, fps = the stream's average rate); step = t_(n-1) / "
+            "(n - 1). A video whose t_k stray from k * step by more than step / 4 somewhere "
+            "(variable frame rate, n >= 3) has fps = (n - 1) / t_(n-1), and a sampled index i "
+            "takes the frame whose t_k is nearest to i * step (the earlier on a tie); otherwise "
+            "fps is the stream's average rate and index i is frame i",
+            "decode": {
+                "downscale_if_short_side_above": NATIVE_DECODE_MAX_RATIO * short_side,
+                "to_short_side": short_side,
+                "size": "short side = to_short_side, long side = int(to_short_side * long / "
+                "short) (truncated); otherwise the frame's own size",
+                "how": "PyAV: frame.reformat(width=W, height=H) on the decoded YUV frame, then "
+                "frame.to_ndarray(format='rgb24') (FFmpeg's scaler, PyAV's defaults)",
+            },
+            "crop_region": "on the decoded H x W frame: side = max(1, min(short, round(crop_size "
+            "* short / resize_short_side))), short = min(H, W); centre = (round((H - side) / 2), "
+            "round((W - side) / 2)); 3 crops: also at 0 and W - side along the width (H - side "
+            "along the height if H > W), in that order (start, centre, end)",
+            "resize": "the side x side region of the uint8 frames to crop_size x crop_size: "
+            "torchvision.transforms.v2.functional.resized_crop(frames_uint8_TCHW, top, left, "
+            "side, side, [crop_size, crop_size], antialias=True) (bilinear, antialiased); none "
+            "when side == crop_size",
+            "views_order": "clip-major: clip 0 crops 0..C-1, clip 1 crops 0..C-1, ...",
         },
         "labels": list(run.labels.names),
     }
