@@ -6,6 +6,7 @@ portrait, decoded natively or downscaled while decoding, one or three crops."""
 from __future__ import annotations
 
 import re
+from itertools import islice
 from pathlib import Path
 
 import av
@@ -35,9 +36,7 @@ def clips(real_videos: list[Path], tmp_path_factory: pytest.TempPathFactory) -> 
     """The real clips, plus a portrait 1080x1920 clip made from the frames of a real 1080p one."""
     source = next(p for p in real_videos if "1920x1080" in p.name)
     with av.open(str(source)) as container:
-        frames = [
-            f.to_ndarray(format="rgb24") for _, f in zip(range(24), container.decode(video=0))
-        ]
+        frames = [f.to_ndarray(format="rgb24") for f in islice(container.decode(video=0), 24)]
     portrait = np.ascontiguousarray(np.stack(frames).transpose(0, 2, 1, 3))  # [T, 1920, 1080, 3]
     path = write_video(tmp_path_factory.mktemp("portrait") / "portrait_1080x1920.mp4", portrait, 30)
     return [*real_videos, path]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -99,7 +100,8 @@ def run_config(
 
 def quiet_lightning() -> None:
     """Keep Lightning's info chatter (tips, device lines, a torch-pytree deprecation notice it
-    triggers on torch >= 2.10, no-logger notices) out of the console."""
+    triggers on torch >= 2.10, no-logger notices) and MLflow's (database creation and
+    migration, a new experiment) out of the console."""
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
     # output.tensorboard=false: the task still logs step values for a logger there is not
     warnings.filterwarnings("ignore", message=r"You called `self.log\(.*but have no logger")
@@ -109,3 +111,9 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow sets its loggers' levels when imported, from MLFLOW_LOGGING_LEVEL (default INFO)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for name in ("mlflow", "alembic"):  # for an MLflow imported already
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # every run's own store starts empty: "Experiment with name ... not found. Creating it."
+    logging.getLogger("lightning.pytorch.loggers.mlflow").setLevel(logging.ERROR)

@@ -1,6 +1,7 @@
 """Cross-cutting training concerns as Lightning callbacks and plugins: the per-epoch metrics
-table and curves, atomic checkpoint writes, checkpoints that move with their run directory, and
-stopping on SIGTERM/SIGINT at the next step with a checkpoint."""
+table and curves, atomic checkpoint writes, checkpoints that move with their run directory,
+stopping on SIGTERM/SIGINT at the next step with a checkpoint, and the run's hyperparameters
+for the experiment loggers."""
 
 from __future__ import annotations
 
@@ -16,14 +17,19 @@ import lightning as L
 import torch
 import torch.distributed as dist
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+from rich.console import Console
 
 from motionfit.atomic import atomic_write_bytes
+from motionfit.config import Config
 from motionfit.errors import RunError
 from motionfit.evaluation.plots import learning_curves_figure, png_bytes
 from motionfit.run import metric_columns, read_metrics
 from motionfit.stopping import StopRequest
+from motionfit.train.loggers import tracked_hyperparameters
+from motionfit.train.task import SteppedVideoTask
 
 # metrics.csv column -> the logged metric it holds; ``epoch``, ``step`` and ``lr`` come first,
 # second and last in every table.
@@ -310,3 +316,60 @@ class SigtermCheckpoint(L.Callback):
         """Save the last checkpoint when the exception is Lightning's SIGTERM stop."""
         if isinstance(exception, SIGTERMException) and not isinstance(exception, StopTraining):
             trainer.save_checkpoint(self.last_checkpoint)
+
+
+class TrackedHyperparameters(L.Callback):
+    """The run's hyperparameters for every logger (:func:`~motionfit.train.loggers.
+    tracked_hyperparameters`: the resolved config, the effective peak LR and the global batch)
+    once at the start of fitting, on rank zero; at its end the best monitored score as
+    ``best/MONITOR``, to TensorBoard together with the hyperparameters (its HPARAMS tab). With
+    ``echo``, the peak LR and the global batch are also printed once on stderr."""
+
+    def __init__(self, echo: bool = False) -> None:
+        self.echo = echo
+        self.params: dict[str, Any] = {}
+
+    # at fit start, not in configure_optimizers: the task stays free of tracking, and Lightning
+    # writes TensorBoard's hparams.yaml (once, never updated) only after this hook
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Log the hyperparameters to every logger; print the peak LR line with ``echo``."""
+        if not trainer.is_global_zero or not isinstance(pl_module, SteppedVideoTask):
+            return
+        peak_lr, global_batch = pl_module.peak_lr(), pl_module.global_batch()
+        self.params = tracked_hyperparameters(pl_module.config, peak_lr, global_batch)
+        for logger in trainer.loggers:
+            logger.log_hyperparams(self.params)
+        if self.echo:
+            line = peak_lr_line(pl_module.config, peak_lr, global_batch, trainer.world_size)
+            Console(stderr=True).print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Log the best monitored score (TensorBoard: with the hyperparameters)."""
+        callback = trainer.checkpoint_callback
+        if not self.params or not isinstance(callback, ModelCheckpoint):
+            return
+        if callback.best_model_score is None:
+            return
+        best = {f"best/{callback.monitor}": float(callback.best_model_score)}
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.log_hyperparams(self.params, best, step=trainer.global_step)
+            else:
+                logger.log_metrics(best, step=trainer.global_step)
+
+
+def peak_lr_line(config: Config, peak_lr: float, global_batch: int, world_size: int) -> str:
+    """``peak LR ... , global batch ...``: the LR the optimizer peaks at and the global batch
+    (and, with ``optim.base_batch_size``, how the LR was scaled to it)."""
+    optim, train = config.optim, config.train
+    source = (
+        "optim.lr"
+        if optim.base_batch_size is None
+        else f"optim.lr {optim.lr:.3g} x {global_batch}/{optim.base_batch_size} "
+        "optim.base_batch_size"
+    )
+    return (
+        f"peak LR {peak_lr:.3g} ({source}), global batch {global_batch} = "
+        f"{train.batch_size} per device x {world_size} device(s) x {train.accumulate} "
+        "accumulated"
+    )

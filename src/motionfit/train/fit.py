@@ -26,6 +26,7 @@ from motionfit.output_dir import releases_output_locks
 from motionfit.run import RunPaths
 from motionfit.train.callbacks import CLASSIFICATION_METRICS
 from motionfit.train.datamodule import VideoDataModule
+from motionfit.train.loggers import log_final_metrics
 from motionfit.train.runner import RunData, RunTemplate, best_score, run_template
 from motionfit.train.speed import apply_speed_switches
 from motionfit.train.task import VideoClassificationTask
@@ -94,6 +95,7 @@ def train(
             score_validation_as_evaluate(done.run, done.config, echo=progress)
         if done.config.data.test:
             test_metrics = evaluate_test_set(done.run, done.config.data.test)
+            log_final_metrics(done.trainer.loggers, test_metrics, "test", done.trainer.global_step)
     return TrainResult.of(done.trainer, done.run, done.config.train.monitor, test_metrics)
 
 

@@ -30,7 +30,7 @@ from motionfit.errors import ConfigError, DataError
 from motionfit.run import RunPaths
 from motionfit.run_start import RunDataModule, open_run, start_run
 from motionfit.stopping import Interrupted, StopRequest
-from motionfit.train.callbacks import LastCheckpoint
+from motionfit.train.callbacks import LastCheckpoint, TrackedHyperparameters
 from motionfit.train.task import TrainingDivergedError
 from motionfit.train.trainer import build_trainer
 
@@ -105,7 +105,8 @@ def run_template(
     data = template.data(config, run, start.resume)
     config = data.config
     task = template.task(config, data)
-    extra = [*template.callbacks(config, run), *(callbacks or [])]
+    tracked = TrackedHyperparameters(echo=progress)  # the config in every logger
+    extra = [*template.callbacks(config, run), tracked, *(callbacks or [])]
     trainer = build_trainer(config, run, progress, extra, metrics=template.metrics)  # no writes
     check_trains_some_steps(data.training_items, config, trainer.world_size)
     start_run(run, template.command, start, config, data.datamodule)

@@ -94,6 +94,17 @@ class SteppedVideoTask(L.LightningModule):
     def _step_seed(self, stream: int) -> int:
         return derived_seed(self.config.train.seed, self.global_step, self.global_rank, stream)
 
+    def global_batch(self) -> int:
+        """Clips per optimizer step over all devices: ``train.batch_size`` x devices x
+        ``train.accumulate``."""
+        cfg = self.config.train
+        return cfg.batch_size * self.trainer.world_size * cfg.accumulate
+
+    def peak_lr(self) -> float:
+        """The peak LR the optimizer is built with: ``optim.lr``, scaled to the global batch
+        when ``optim.base_batch_size`` is set."""
+        return scaled_lr(self.config.optim, self.global_batch())
+
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         """AdamW/SGD param groups and the per-step warmup + decay schedule.
 
@@ -104,12 +115,9 @@ class SteppedVideoTask(L.LightningModule):
         """
         trainer = self.trainer
         cfg = self.config.train
-        global_batch = cfg.batch_size * trainer.world_size * cfg.accumulate
         if not isinstance(self.model, LayeredModel):
             raise TypeError(f"{type(self.model).__name__} does not describe its layers")
-        optimizer = build_optimizer(
-            self.model, self.config.optim, scaled_lr(self.config.optim, global_batch)
-        )
+        optimizer = build_optimizer(self.model, self.config.optim, self.peak_lr())
         datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning in fit
         batches = datamodule.train_batches_per_epoch(trainer.world_size)
         steps_per_epoch = max(1, math.ceil(batches / cfg.accumulate))
