@@ -124,20 +124,23 @@ def test_cli_predict_timeline_writes_csv(
     assert code == 0
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
-    # windows 0-4, 3-7 and one aligned to the end, 6-10
-    assert [(r["start"], r["end"], r["rank"]) for r in rows] == [
-        ("0.000", "4.000", "1"), ("3.000", "7.000", "1"), ("6.000", "10.000", "1")
+    # windows 0-4, 3-7 and one aligned to the end, 6-10: one row each
+    assert [(r["start"], r["end"]) for r in rows] == [
+        ("0.000", "4.000"), ("3.000", "7.000"), ("6.000", "10.000")
     ]  # fmt: skip
+    for row in rows:
+        (top,) = json.loads(row["top_k"])
+        assert (top["label"], top["probability"]) == (row["label"], float(row["probability"]))
     assert "top class" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["predict", "{missing}", "--run", "{run}"], "no such video or folder"),
+        (["predict", "{missing}", "--run", "{run}"], "no such video, folder or list"),
         (["predict", "{clip}", "--run", "{missing}"], "run directory or checkpoint not found"),
         (["predict", "{clip}", "--run", "{run}", "--hop", "1"], "--hop needs --window"),
-        (["predict", "{clip}", "--run", "{run}", "--out", "x.txt"], "must end in .csv or .json"),
+        (["predict", "{clip}", "--run", "{run}", "--out", "x.txt"], "must end in .csv, .json"),
         (["predict", "{clip}", "--run", "{run}", "--crops", "2"], "--crops must be 1 or 3"),
         (["predict", "{broken}", "--run", "{run}"], "none of the 1 videos could be read"),
     ],
@@ -190,3 +193,29 @@ def test_timeline_follows_time_on_a_variable_frame_rate_video(
     for (start, end), frames in zip(windows, asked, strict=True):
         shown = times[frames]
         assert start - slack <= shown.min() and shown.max() <= end + slack, (start, end, shown)
+
+
+def test_cli_predict_takes_several_paths_and_lists_and_writes_a_row_per_video(
+    run_dir: Path, mixed_dir: Path, real_videos_dir: Path, tmp_path: Path
+) -> None:
+    clips = sorted(real_videos_dir.glob("*.mp4"))[:2]
+    listed = tmp_path / "lists" / "videos.txt"
+    listed.parent.mkdir()
+    listed.write_text(f"# two real clips and one gone\n{clips[0]}\n\n../gone.mp4\n{clips[1]}\n")
+    table = tmp_path / "lists" / "videos.csv"
+    table.write_text(f"label,path\nx,{clips[1]}\n")
+    out = tmp_path / "predictions.jsonl"
+    argv = ["predict", str(listed), str(mixed_dir), str(table), "--run", str(run_dir)]
+    assert run_cli([*argv, "--top-k", "2", "--workers", "2", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    read = [Path(r["video"]).name for r in rows if "error" not in r]
+    assert read == [clips[0].name, clips[1].name, "generated.avi", "real.mp4", clips[1].name]
+    assert all(len(r["top_k"]) == 2 and r["label"] == r["top_k"][0]["label"] for r in rows[:5])
+    unreadable = {Path(r["video"]).name: r["error"] for r in rows if "error" in r}
+    assert set(unreadable) == {"gone.mp4", "broken.mp4"}
+    csv_out = tmp_path / "predictions.csv"
+    assert run_cli([*argv, "--out", str(csv_out)]) == 0
+    with csv_out.open() as handle:
+        table_rows = list(csv.DictReader(handle))
+    assert len(table_rows) == len(rows)  # one row per video, unreadable ones with their error
+    assert [r["error"] != "" for r in table_rows] == ["error" in r for r in rows]

@@ -75,19 +75,48 @@ class PredictResult:
         }
 
 
-def find_videos(target: str | Path) -> list[Path]:
-    """A video file, one frame folder (images directly inside), or every video file and frame
-    folder under a folder (recursively).
+LIST_SUFFIXES = (".txt", ".lst", ".csv")  # a file of video paths, not a video
 
-    DataError for a missing path or a folder without videos.
-    """
-    path = Path(target)
-    if not path.exists():
-        raise DataError(f"no such video or folder: {path}")
-    if path.is_file() or is_frame_folder(path):
-        return [path]
-    records, _ = read_records(path, format="unlabeled")
-    return [record.path for record in records]
+
+def find_videos(targets: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The videos of ``targets``, in order: each a video file, one frame folder (images
+    directly inside), a folder (every video file and frame folder under it, recursively) or a
+    list file (``.txt``/``.lst``: one path per line, ``#`` comments; ``.csv``: a ``path`` or
+    ``video`` column, else the first; relative paths from the list's folder). A path a list
+    names that does not exist is kept: predicting reports it unreadable and goes on.
+
+    DataError for a missing target or one without videos."""
+    if isinstance(targets, str | Path):
+        targets = [targets]
+    found: list[Path] = []
+    for target in map(Path, targets):
+        if not target.exists():
+            raise DataError(f"no such video, folder or list: {target}")
+        if target.is_file() and target.suffix.lower() in LIST_SUFFIXES:
+            found.extend(_listed_videos(target))
+        elif target.is_file() or is_frame_folder(target):
+            found.append(target)
+        else:
+            records, _ = read_records(target, format="unlabeled")
+            found.extend(record.path for record in records)
+    return found
+
+
+def _listed_videos(path: Path) -> list[Path]:
+    """The video paths a list file names (see :func:`find_videos`)."""
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".csv":
+        rows = list(csv.reader(text.splitlines()))
+        header = [cell.strip().lower() for cell in rows[0]] if rows else []
+        column = next((header.index(name) for name in ("path", "video") if name in header), None)
+        body = rows[1:] if column is not None else rows
+        names = [row[column or 0].strip() for row in body if row and row[column or 0].strip()]
+    else:
+        lines = (line.strip() for line in text.splitlines())
+        names = [line for line in lines if line and not line.startswith("#")]
+    if not names:
+        raise DataError(f"{path}: the list names no videos")
+    return [path.parent / name for name in names]
 
 
 def predict_videos(
@@ -155,31 +184,47 @@ def timeline_windows(duration: float, window: float, hop: float) -> list[tuple[f
     return windows
 
 
+OUTPUT_SUFFIXES = (".csv", ".json", ".jsonl")
+
+
 def write_predictions(result: PredictResult, path: str | Path) -> Path:
-    """Write predictions as ``.json`` (:meth:`PredictResult.to_dict`) or ``.csv`` (one row per
-    video/window and rank: ``video,start,end,rank,label,probability``)."""
+    """Write predictions as ``.json`` (:meth:`PredictResult.to_dict`), ``.jsonl`` (one object
+    per video or window, then one per unreadable video with its ``error``) or ``.csv`` (one row
+    per video or window: ``video,start,end,label,probability,top_k``, ``top_k`` the JSON list
+    of the top classes; unreadable videos have an empty label and their ``error``)."""
     path = Path(path)
-    if path.suffix.lower() == ".json":
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise DataError(f"--out must end in {', '.join(OUTPUT_SUFFIXES)}, got {path.name}")
+    rows = [p.to_dict() for p in result.predictions]
+    rows += [{"video": str(video), "error": why} for video, why in result.failed]
+    if suffix == ".json":
         path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    elif path.suffix.lower() == ".csv":
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["video", "start", "end", "rank", "label", "probability"])
-            for p in result.predictions:
-                for rank, score in enumerate(p.top, start=1):
-                    writer.writerow(
-                        [
-                            str(p.video),
-                            "" if p.start is None else f"{p.start:.3f}",
-                            "" if p.end is None else f"{p.end:.3f}",
-                            rank,
-                            score.label,
-                            f"{score.probability:.6f}",
-                        ]
-                    )
+    elif suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     else:
-        raise DataError(f"--out must end in .csv or .json, got {path.name}")
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            columns = ["video", "start", "end", "label", "probability", "top_k", "error"]
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            for row in rows:
+                top = row.get("top_k", [])
+                writer.writerow(
+                    {
+                        "video": row["video"],
+                        "start": _seconds(row.get("start")),
+                        "end": _seconds(row.get("end")),
+                        "label": row.get("label", ""),
+                        "probability": top[0]["probability"] if top else "",
+                        "top_k": json.dumps(top) if top else "",
+                        "error": row.get("error", ""),
+                    }
+                )
     return path
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def _predict(

@@ -141,7 +141,11 @@ def report(
 
 
 def predict(
-    target: Path = typer.Argument(..., help="A video file, or a folder of videos."),
+    targets: list[Path] = typer.Argument(
+        ...,
+        help="Video files, folders of videos (searched recursively) or list files (.txt/.lst: "
+        "a path per line; .csv: a path or video column).",
+    ),
     run_dir: Path = typer.Option(..., "--run", help="Run directory (or a checkpoint in one)."),
     top_k: int = typer.Option(5, "--top-k", min=1, help="Classes to show per video."),
     window: float | None = typer.Option(
@@ -150,7 +154,12 @@ def predict(
     hop: float | None = typer.Option(
         None, "--hop", min=0.001, help="Seconds between windows (default: --window)."
     ),
-    out: Path | None = typer.Option(None, "--out", help="Also write the results (.csv/.json)."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Also write the results: .csv or .jsonl (a row per video or window, unreadable "
+        "videos with their error) or .json.",
+    ),
     clips: int | None = CLIPS_OPTION,
     crops: int | None = CROPS_OPTION,
     workers: int = typer.Option(0, "--workers", min=0, help="DataLoader worker processes."),
@@ -166,21 +175,28 @@ def predict(
     ),
     quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Top-k classes with probabilities per video, with the run's own preprocessing; with
-    --window, the top class of each window. Unreadable files are reported on stderr and the
-    others go on (exit 0 if at least one video was read, else 2)."""
-    from motionfit.predict import find_videos, predict_timeline, predict_videos, write_predictions
+    """Top-k classes with probabilities per video, with the run's own preprocessing (videos
+    decoded by --workers processes and batched across videos); with --window, the top class of
+    each window. Unreadable files are reported on stderr and the others go on (exit 0 if at
+    least one video was read, else 2)."""
+    from motionfit.predict import (
+        OUTPUT_SUFFIXES,
+        find_videos,
+        predict_timeline,
+        predict_videos,
+        write_predictions,
+    )
     from motionfit.resources import check_eval_memory
     from motionfit.run import load_run
 
     _check_views(clips, crops)
     if hop is not None and window is None:
         raise DataError("--hop needs --window")
-    if out is not None and out.suffix.lower() not in (".csv", ".json"):
-        raise DataError(f"--out must end in .csv or .json, got {out.name}")
+    if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise DataError(f"--out must end in {', '.join(OUTPUT_SUFFIXES)}, got {out.name}")
     if out is not None:
-        check_output_file(out, force=force, inputs=[target, run_dir])
-    videos = find_videos(target)
+        check_output_file(out, force=force, inputs=[*targets, run_dir])
+    videos = find_videos(targets)
     run = load_run(run_dir)
     check_eval_memory(run.config, clips, crops, 1)
     options: dict[str, Any] = {

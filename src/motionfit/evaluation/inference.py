@@ -21,7 +21,7 @@ from motionfit.data.records import VideoRecord
 from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import ConfigError, VideoDecodeError
 from motionfit.evaluation.diagnose import DIAGNOSTICS, diagnostic_views
-from motionfit.progress import track
+from motionfit.progress import progress_bar
 
 
 @dataclass
@@ -122,17 +122,19 @@ def predict_views(
         logits = model(normalize(video.flatten(0, 1)))
         return logits.float().softmax(dim=-1).view(*video.shape[:2], -1).cpu()
 
-    for batch in track(loader, "scoring videos"):
-        failed.extend((records[i], reason) for i, reason in batch["failed"])
-        if batch["video"] is None:
-            continue
-        video = batch["video"].to(device, non_blocking=True)  # [B, V, C, T, S, S]
-        chunks.append(video_probs(video))
-        if diagnose:
-            altered = diagnostic_views(video, batch["index"], config.train.seed)
-            for name, views_of_name in altered.items():
-                diagnostic_chunks[name].append(video_probs(views_of_name).mean(dim=1))
-        read.extend(batch["index"])
+    with progress_bar("scoring videos", unit="videos") as bar:
+        task = bar.add_task("scoring videos", total=len(records))
+        for batch in loader:
+            failed.extend((records[i], reason) for i, reason in batch["failed"])
+            if batch["video"] is not None:
+                video = batch["video"].to(device, non_blocking=True)  # [B, V, C, T, S, S]
+                chunks.append(video_probs(video))
+                if diagnose:
+                    altered = diagnostic_views(video, batch["index"], config.train.seed)
+                    for name, views_of_name in altered.items():
+                        diagnostic_chunks[name].append(video_probs(views_of_name).mean(dim=1))
+                read.extend(batch["index"])
+            bar.advance(task, len(batch["index"]) + len(batch["failed"]))
     num_classes = _num_classes(model)
     view_probs = torch.cat(chunks) if chunks else torch.zeros(0, views, num_classes)
     return ViewPredictions(
