@@ -127,7 +127,8 @@ def test_sidecar_is_enough_to_use_the_export_without_motionfit(
     result = onnx_exports["motioncnn_tiny"]
     spec = json.loads(sidecar_path(result.model_path).read_text())
     assert spec["labels"] == list(run.labels.names)
-    assert spec["input"]["shape"] == ["batch", 3, 8, 32, 32]
+    assert spec["input"]["shape"] == ["batch", 3, "frames", 32, 32]  # a CNN: any clip length
+    assert spec["input"]["frames"] == "any number (trained on 8)"
     pre = spec["preprocess"]
     video = real_videos_dir / REAL_CLIP
     theirs = sidecar_preprocess(video, pre)
@@ -174,3 +175,50 @@ def test_cli_export_user_errors_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_lower_precisions_are_smaller_and_close_on_real_clips(
+    runs: dict[str, Path],
+    onnx_exports: dict[str, ExportResult],
+    real_videos_dir: Path,
+    tmp_path: Path,
+    precision: str,
+) -> None:
+    for model, run_dir in runs.items():
+        run = load_run(run_dir)
+        result = export_run(run, tmp_path / f"{model}.onnx", "onnx", precision=precision)
+        spec = json.loads(result.sidecar_path.read_text())
+        assert spec["precision"] == precision and result.precision == precision
+        embedded = onnx.load(str(result.model_path)).metadata_props
+        assert json.loads({p.key: p.value for p in embedded}["motionfit"]) == spec
+        full = onnx_exports[model].model_path.stat().st_size
+        assert result.model_path.stat().st_size < (0.6 if precision == "fp16" else 0.4) * full
+        clips = real_clips(run, real_videos_dir / REAL_CLIP)
+        with torch.inference_mode():
+            expected = run.model(clips).softmax(-1).numpy()
+        session = onnxruntime.InferenceSession(str(result.model_path))
+        (logits,) = session.run(["logits"], {"video": clips.numpy()})
+        got = torch.from_numpy(logits).softmax(-1).numpy()
+        assert got.dtype == np.float32 and np.abs(got - expected).max() < 0.02  # measured ~1e-5
+
+
+def test_a_cnn_export_takes_any_clip_length(
+    runs: dict[str, Path], onnx_exports: dict[str, ExportResult]
+) -> None:
+    cnn, vit = (json.loads(onnx_exports[m].sidecar_path.read_text()) for m in runs)
+    assert cnn["input"]["shape"][2] == "frames" and vit["input"]["shape"][2] == 8
+    run = load_run(runs["motioncnn_tiny"])
+    longer = torch.randn(2, 3, 20, 32, 32, generator=torch.Generator().manual_seed(3))
+    session = onnxruntime.InferenceSession(str(onnx_exports["motioncnn_tiny"].model_path))
+    (logits,) = session.run(["logits"], {"video": longer.numpy()})
+    with torch.inference_mode():
+        assert np.abs(logits - run.model(longer).numpy()).max() < 1e-4
+
+
+def test_torchscript_is_fp32_only(runs: dict[str, Path], tmp_path: Path) -> None:
+    from motionfit.errors import ModelError
+
+    run = load_run(runs["motioncnn_tiny"])
+    with pytest.raises(ModelError, match="--precision fp16 is for ONNX"):
+        export_run(run, tmp_path / "m.pt", "torchscript", precision="fp16")

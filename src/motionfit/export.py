@@ -18,7 +18,10 @@ resize and crop sizes, mean/std, the views to average, and the class names.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +38,8 @@ from motionfit.run import LoadedRun
 
 ExportFormat = Literal["onnx", "torchscript"]
 FORMATS: tuple[str, ...] = ("onnx", "torchscript")
+Precision = Literal["fp32", "fp16", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 INPUT_NAME = "video"
 OUTPUT_NAME = "logits"
 METADATA_KEY = "motionfit"
@@ -43,6 +48,7 @@ EXTERNAL_DATA_BYTES = 1_500_000_000  # ONNX protobuf files are limited to 2 GB
 TRACE_BATCH = 2
 TOLERANCE = 1e-3  # max |logit difference| allowed, relative to the largest |logit| (at least 1)
 CHECK_BATCH = 3  # a batch size other than the traced one, to prove the batch axis is dynamic
+CHECK_EXTRA_FRAMES = 4  # a dynamic frames axis is checked on clips this much longer
 
 
 @dataclass(frozen=True)
@@ -50,12 +56,15 @@ class ExportResult:
     """Files written by :func:`export_run` and how closely the export matches PyTorch.
 
     ``max_abs_diff`` is the largest absolute logit difference on a random batch, or None when
-    the runtime to check it (onnxruntime) is not installed.
+    the runtime to check it (onnxruntime) is not installed. Only a float32 export must stay
+    within ``TOLERANCE``; what fp16 and int8 cost is measured, not bounded
+    (``benchmarks/export.py``).
     """
 
     model_path: Path
     sidecar_path: Path
     max_abs_diff: float | None
+    precision: str = "fp32"
 
 
 SAMPLING_NOTES = {
@@ -81,7 +90,9 @@ def sidecar_path(model_path: str | Path) -> Path:
     return model_path.with_name(model_path.name + ".json")
 
 
-def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
+def preprocessing_spec(
+    run: LoadedRun, fmt: str, precision: str = "fp32", dynamic_frames: bool = False
+) -> dict[str, Any]:
     """The sidecar: input/output contract, preprocessing and labels of an exported run. It is
     the whole contract from a decoded video to the model's input and back to probabilities:
     following it alone reproduces ``motionfit predict`` (docs/deploy.md has a reference
@@ -94,6 +105,7 @@ def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
     assert mean is not None and std is not None  # Config validation fills them from the model
     return {
         "format": fmt,
+        "precision": precision,
         "model": cfg.model.name,
         "motionfit_version": __version__,
         "torch_version": torch.__version__,
@@ -101,8 +113,9 @@ def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
             "name": INPUT_NAME,
             "dtype": "float32",
             "layout": "BCTHW",
-            "shape": ["batch", 3, frames, size, size],
+            "shape": ["batch", 3, "frames" if dynamic_frames else frames, size, size],
             "channels": "RGB",
+            "frames": f"any number (trained on {frames})" if dynamic_frames else frames,
         },
         "output": {
             "name": OUTPUT_NAME,
@@ -160,43 +173,123 @@ def preprocessing_spec(run: LoadedRun, fmt: str) -> dict[str, Any]:
 
 
 def export_run(
-    run: LoadedRun, out: str | Path, fmt: ExportFormat = "onnx", *, verify: bool = True
+    run: LoadedRun,
+    out: str | Path,
+    fmt: ExportFormat = "onnx",
+    *,
+    precision: Precision = "fp32",
+    verify: bool = True,
 ) -> ExportResult:
     """Export ``run``'s model to ``out`` in ``fmt`` with its sidecar ``out + .json``; with
     ``verify`` the export is run on a random batch and compared with PyTorch (ModelError
-    beyond ``TOLERANCE``)."""
+    beyond ``TOLERANCE`` for float32).
+
+    ONNX takes ``precision``: ``fp16`` (weights and activations in half precision, float32
+    input and output; for GPU runtimes) or ``int8`` (ONNX Runtime's dynamic quantization:
+    int8 weights, activations quantized per batch). The frames axis stays dynamic for the
+    families that take any clip length (``Capabilities.any_clip_length``)."""
     if fmt not in FORMATS:
         raise ModelError(f"unknown export format {fmt!r} (one of: {', '.join(FORMATS)})")
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r} (one of: {', '.join(PRECISIONS)})")
+    if precision != "fp32" and fmt != "onnx":
+        raise ModelError(f"--precision {precision} is for ONNX exports; TorchScript is fp32")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model = run.model.eval().cpu()
-    spec = preprocessing_spec(run, fmt)
-    example = _random_clips(spec, TRACE_BATCH, seed=0)
+    dynamic_frames = fmt == "onnx" and _takes_any_clip_length(run.config.model.name)
+    spec = preprocessing_spec(run, fmt, precision, dynamic_frames)
+    example = _random_clips(spec, TRACE_BATCH, seed=0, frames=run.config.sampling.num_frames)
     with progress_bar(f"exporting to {fmt}") as bar:
         step = bar.add_task("export", total=2 if verify else 1)
         if fmt == "onnx":
-            _export_onnx(model, example, out, spec)
+            _export_onnx(model, example, out, spec, dynamic_frames)
+            if precision != "fp32":
+                _lower_precision(out, precision, spec)
         else:
             _export_torchscript(model, example, out, spec)
         sidecar_path(out).write_text(json.dumps(spec, indent=2) + "\n")
         bar.advance(step)
-        diff = _verify(model, out, spec) if verify else None
+        diff = _verify(model, out, spec, run.config.sampling.num_frames) if verify else None
         bar.advance(step)
-    return ExportResult(model_path=out, sidecar_path=sidecar_path(out), max_abs_diff=diff)
+    return ExportResult(out, sidecar_path(out), diff, precision)
 
 
-def _verify(model: torch.nn.Module, out: Path, spec: dict[str, Any]) -> float | None:
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """Python's root logger at ERROR for the block (onnxruntime's tools warn through it)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+@contextmanager
+def _quiet_library() -> Iterator[None]:
+    """transformers' notes while a model is traced (an unrecognized ``loss_type``, a renamed
+    checkpointing property) silenced for the block: they concern training, not the export."""
+    logger = logging.getLogger("transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _takes_any_clip_length(model_name: str) -> bool:
+    """Whether the model's family declares ``any_clip_length``."""
+    from motionfit.models.registry import get_family, get_spec
+
+    return get_family(get_spec(model_name).family).capabilities.any_clip_length
+
+
+def _lower_precision(path: Path, precision: str, spec: dict[str, Any]) -> None:
+    """Rewrite the float32 ONNX file ``path`` in ``precision`` (fp16: onnxruntime's float16
+    converter, float32 kept at the input and output; int8: onnxruntime's dynamic
+    quantization), with the sidecar in its metadata again."""
+    import onnx
+
+    if precision == "fp16":
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        lowered = convert_float_to_float16(onnx.load(str(path)), keep_io_types=True)
+    else:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        with _quiet_root_logger():  # its advice to pre-process the model, once per call
+            quantize_dynamic(str(path), str(path), weight_type=QuantType.QInt8)
+        lowered = onnx.load(str(path))
+    del lowered.metadata_props[:]
+    entry = lowered.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(spec)
+    onnx.save(lowered, str(path))
+
+
+def _verify(model: torch.nn.Module, out: Path, spec: dict[str, Any], frames: int) -> float | None:
     """Largest |logit difference| of the export vs PyTorch on a random batch of another size
-    (None without onnxruntime); ModelError beyond ``TOLERANCE``."""
-    check = _random_clips(spec, CHECK_BATCH, seed=1)
-    with torch.inference_mode():
-        expected = model(check).numpy()
-    got = run_exported(out, check.numpy())
-    if got is None:
-        return None
-    diff = float(np.abs(got - expected).max())
-    tolerance = TOLERANCE * max(1.0, float(np.abs(expected).max()))
-    if not diff <= tolerance:
+    (and, with a dynamic frames axis, also of longer clips); None without onnxruntime.
+    ModelError beyond ``TOLERANCE`` for a float32 export."""
+    lengths = [frames]
+    if spec["input"]["shape"][2] == "frames":
+        lengths.append(frames + CHECK_EXTRA_FRAMES)
+    diffs, tolerance = [], 0.0
+    for length in lengths:
+        check = _random_clips(spec, CHECK_BATCH, seed=1, frames=length)
+        with torch.inference_mode():
+            expected = model(check).numpy()
+        got = run_exported(out, check.numpy())
+        if got is None:
+            return None
+        diffs.append(float(np.abs(got - expected).max()))
+        tolerance = max(tolerance, TOLERANCE * max(1.0, float(np.abs(expected).max())))
+    diff = max(diffs)
+    if spec["precision"] == "fp32" and not diff <= tolerance:
         raise ModelError(
             f"{out}: the export differs from PyTorch by {diff:.2e} (tolerance "
             f"{tolerance:.1e}); the file was written but should not be trusted"
@@ -224,9 +317,16 @@ def run_exported(path: str | Path, video: np.ndarray) -> np.ndarray | None:
 
 
 def _export_onnx(
-    model: torch.nn.Module, example: torch.Tensor, out: Path, spec: dict[str, Any]
+    model: torch.nn.Module,
+    example: torch.Tensor,
+    out: Path,
+    spec: dict[str, Any],
+    dynamic_frames: bool = False,
 ) -> None:
     batch = torch.export.Dim("batch", min=1, max=4096)
+    axes: dict[int, Any] = {0: batch}
+    if dynamic_frames:
+        axes[2] = torch.export.Dim("frames", min=2, max=1024)
     try:
         program = torch.onnx.export(
             model,
@@ -234,7 +334,7 @@ def _export_onnx(
             None,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_shapes={"video": {0: batch}},
+            dynamic_shapes={"video": axes},
             dynamo=True,
             verbose=False,
         )
@@ -251,7 +351,7 @@ def _export_onnx(
 def _export_torchscript(
     model: torch.nn.Module, example: torch.Tensor, out: Path, spec: dict[str, Any]
 ) -> None:
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), _quiet_library():
         warnings.filterwarnings("ignore", message=JIT_DEPRECATION)
         # shape checks on the fixed C, T, H, W freeze into the trace; the batch axis is
         # checked by running the export on another batch size (verify)
@@ -260,6 +360,8 @@ def _export_torchscript(
         torch.jit.save(traced, str(out), _extra_files={"motionfit.json": json.dumps(spec)})
 
 
-def _random_clips(spec: dict[str, Any], batch: int, seed: int) -> torch.Tensor:
-    shape = [batch, *spec["input"]["shape"][1:]]
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+def _random_clips(spec: dict[str, Any], batch: int, seed: int, frames: int) -> torch.Tensor:
+    size = spec["preprocess"]["crop_size"]
+    return torch.randn(
+        [batch, 3, frames, size, size], generator=torch.Generator().manual_seed(seed)
+    )

@@ -33,6 +33,14 @@ class ExportFormat(str, Enum):
     torchscript = "torchscript"
 
 
+class ExportPrecision(str, Enum):
+    """Weight precisions of ``motionfit export --format onnx``."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    int8 = "int8"
+
+
 def evaluate(
     target: Path = typer.Argument(..., help="Run directory, or a checkpoint inside one."),
     data: str = typer.Option(..., "--data", help="Labeled test data (folder, list, split file)."),
@@ -241,18 +249,25 @@ def export(
     run_dir: Path = typer.Argument(..., help="Run directory (or a checkpoint in one)."),
     fmt: ExportFormat = typer.Option(..., "--format", help="onnx or torchscript."),
     out: Path = typer.Option(..., "--out", help="File to write (its sidecar is FILE.json)."),
+    precision: ExportPrecision = typer.Option(
+        ExportPrecision.fp32,
+        "--precision",
+        help="ONNX weights: fp32, fp16 (for GPU runtimes) or int8 (dynamic quantization).",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing FILE and sidecar."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Export the model (float32 \\[batch, 3, T, S, S] -> logits, dynamic batch) with a JSON
-    sidecar of its preprocessing and labels, and check it against PyTorch."""
+    """Export the model (float32 \\[batch, 3, T, S, S] -> logits, dynamic batch; dynamic
+    frames for the CNNs) with a JSON sidecar of its preprocessing and labels, and check it
+    against PyTorch."""
     from motionfit.export import export_run, sidecar_path
     from motionfit.run import load_run
 
     for path in (out, sidecar_path(out)):
         check_output_file(path, force=force, inputs=[run_dir])
-    result = export_run(load_run(run_dir), out, fmt.value)
-    console.print(f"wrote {result.model_path} and {result.sidecar_path}")
+    run = load_run(run_dir)
+    result = export_run(run, out, fmt.value, precision=precision.value)
+    console.print(f"wrote {result.model_path} ({precision.value}) and {result.sidecar_path}")
     if result.max_abs_diff is None:
         console.print("not checked against PyTorch: onnxruntime is not installed")
     else:

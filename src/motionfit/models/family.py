@@ -35,6 +35,8 @@ class Capabilities:
         position_tables: learned position tables sized by the clip length (adapted when the
             clip differs from the weights').
         eager_attention: can be built with plain matmul attention (FLOP counting on CPU).
+        any_clip_length: takes clips of any number of frames (convolutions and global
+            pooling over time): an export keeps the frames axis dynamic.
     """
 
     grad_checkpointing: bool = False
@@ -44,6 +46,7 @@ class Capabilities:
     frozen_features: bool = False
     position_tables: bool = False
     eager_attention: bool = False
+    any_clip_length: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ FAMILY = _register_family(
         ),
         capabilities=Capabilities(
             channels_last=True,
+            any_clip_length=True,
             # the 3-D convolutions of the residual blocks (a regular expression, as PEFT reads
             # one): motioncnn's stages.N.convK, R(2+1)D's (2+1)-D halves layerN.M.convK.0.{0,3}
             lora_targets=r".*(stages\.\d+\.conv[12]|layer\d\.\d+\.conv[12]\.0\.[03])",
