@@ -265,6 +265,8 @@ def load_run(run_or_checkpoint: str | Path) -> LoadedRun:
     """Load the config, labels and trained model of a run directory (or of one of its
     checkpoints); the model is in eval mode on the CPU."""
     from motionfit.models.build import build_model_from_config
+    from motionfit.models.hf_checkpoint import install_learned_tables
+    from motionfit.models.hf_common import HFVideoClassifier
     from motionfit.models.weights import (
         load_classifier_weights,
         read_class_names,
@@ -276,10 +278,12 @@ def load_run(run_or_checkpoint: str | Path) -> LoadedRun:
     labels = LabelMap.load(paths.labels)
     model = build_model_from_config(config, len(labels), drop_path=0.0, class_names=labels.names)
     state = read_state_dict(weights)
+    if isinstance(model, HFVideoClassifier):  # a learned VideoMAE table is no built-in state
+        install_learned_tables(model, state)
     report = load_classifier_weights(
         model, state, str(weights), lambda key: key, source_classes=read_class_names(weights)
     )
-    if report.missing or report.new_head:
+    if report.missing or report.unexpected or report.new_head:
         raise RunError(f"{weights}: does not match the run's model ({report.summary()})")
     model.eval()
     return LoadedRun(paths=paths, config=config, labels=labels, model=model, weights=weights)

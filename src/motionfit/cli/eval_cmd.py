@@ -26,11 +26,15 @@ WORKERS_OPTION = typer.Option(
 )
 
 
+HF_EXPORT_KIND = "export-hf"  # the .motionfit marker of an export --format hf folder
+
+
 class ExportFormat(str, Enum):
     """Formats of ``motionfit export``."""
 
     onnx = "onnx"
     torchscript = "torchscript"
+    hf = "hf"
 
 
 class ExportPrecision(str, Enum):
@@ -247,21 +251,42 @@ def predict(
 
 def export(
     run_dir: Path = typer.Argument(..., help="Run directory (or a checkpoint in one)."),
-    fmt: ExportFormat = typer.Option(..., "--format", help="onnx or torchscript."),
-    out: Path = typer.Option(..., "--out", help="File to write (its sidecar is FILE.json)."),
+    fmt: ExportFormat = typer.Option(
+        ..., "--format", help="onnx, torchscript, or hf (a HuggingFace save_pretrained folder)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="File to write (its sidecar is FILE.json); a folder for hf."
+    ),
     precision: ExportPrecision = typer.Option(
         ExportPrecision.fp32,
         "--precision",
         help="ONNX weights: fp32, fp16 (for GPU runtimes) or int8 (dynamic quantization).",
     ),
+    push_to_hub: str | None = typer.Option(
+        None,
+        "--push-to-hub",
+        help="With --format hf: also upload the folder to this Hub repo (needs network and a "
+        "token: huggingface-cli login).",
+    ),
+    private: bool = typer.Option(False, "--private", help="A new --push-to-hub repo is private."),
     force: bool = typer.Option(False, "--force", help="Replace an existing FILE and sidecar."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Export the model (float32 \\[batch, 3, T, S, S] -> logits, dynamic batch; dynamic
     frames for the CNNs) with a JSON sidecar of its preprocessing and labels, and check it
-    against PyTorch."""
-    from motionfit.export import export_run, sidecar_path
+    against PyTorch. --format hf writes a folder that transformers loads
+    (AutoModelForVideoClassification, for VideoMAE, TimeSformer, V-JEPA 2, VideoPrism; the
+    other families: weights, config and labels for motionfit) with a model card."""
     from motionfit.run import load_run
+
+    if fmt is ExportFormat.hf:
+        if precision is not ExportPrecision.fp32:
+            raise DataError("--precision is for ONNX exports; --format hf writes fp32 weights")
+        _export_hf_folder(run_dir, out, force, push_to_hub, private)
+        return
+    if push_to_hub is not None:
+        raise DataError("--push-to-hub needs --format hf")
+    from motionfit.export import export_run, sidecar_path
 
     for path in (out, sidecar_path(out)):
         check_output_file(path, force=force, inputs=[run_dir])
@@ -272,6 +297,32 @@ def export(
         console.print("not checked against PyTorch: onnxruntime is not installed")
     else:
         console.print(f"max |logit difference| vs PyTorch: {result.max_abs_diff:.2e}")
+
+
+def _export_hf_folder(
+    run_dir: Path, out: Path, force: bool, push_to_hub: str | None, private: bool
+) -> None:
+    """``export --format hf``: check the folder and that the model can be written faithfully,
+    then claim the folder, write and verify it (and upload it with ``--push-to-hub``)."""
+    from transformers.utils import logging as transformers_logging
+
+    from motionfit.hf_export import check_reproducible, export_hf, hf_layout
+    from motionfit.hf_export import push_to_hub as upload
+    from motionfit.run import load_run
+
+    transformers_logging.disable_progress_bar()  # its per-file bars while writing and reloading
+    check_output_dir(out, HF_EXPORT_KIND, force=force, inputs=[run_dir])
+    run = load_run(run_dir)
+    layout = hf_layout(run)
+    if layout is not None:
+        check_reproducible(run, layout)  # refused before the folder is claimed
+    claim_output_dir(out, HF_EXPORT_KIND)
+    result = export_hf(run, out)
+    kind = result.architecture or "a motionfit run folder (transformers has no class for it)"
+    console.print(f"wrote {result.out}: {kind}, with README.md (model card)")
+    console.print(f"max |logit difference| vs PyTorch: {result.max_abs_diff:.2e}")
+    if push_to_hub is not None:
+        console.print(f"uploaded: {upload(out, push_to_hub, private=private)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -74,7 +74,7 @@ def load_hf_pretrained(model: HFVideoClassifier, source: str) -> LoadReport:
     state = _to_motionfit_layout(checkpoint.state, model)
     adapted = _resize_position_tables(model, state, checkpoint.config, source)
     _check_backbone_fits(model, state, source)
-    _install_learned_tables(model, state)
+    install_learned_tables(model, state)
     report = load_classifier_weights(
         model, state, source, native_keys=lambda key: key, source_classes=checkpoint.classes
     )
@@ -259,7 +259,7 @@ def _resize_position_tables(
     return notes
 
 
-def _install_learned_tables(model: HFVideoClassifier, state: dict[str, torch.Tensor]) -> None:
+def install_learned_tables(model: HFVideoClassifier, state: dict[str, torch.Tensor]) -> None:
     """A checkpoint's learned table replaces VideoMAE's fixed sinusoid (which is no state)."""
     own = model.state_dict()
     for key in model.position_grids():
