@@ -61,9 +61,14 @@ def sets(*overrides: str) -> list[str]:
     return [arg for item in (*TINY, *overrides) for arg in ("--set", item)]
 
 
+SCHEMA_DEFAULTS = Path(__file__).parent / "schema_defaults.yaml"  # an empty config file
+
+
 def train_args(*args: object) -> list[object]:
-    """``train --quiet ARGS`` (no progress bar or model summary)."""
-    return ["train", "--quiet", *args]
+    """``train --quiet ARGS`` (no progress bar or model summary), from the schema's defaults
+    unless ARGS resume a run or name their own ``--config``."""
+    own = "--resume" in args or "--config" in args
+    return ["train", "--quiet", *([] if own else ["--config", SCHEMA_DEFAULTS]), *args]
 
 
 def cli(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str]:
@@ -240,7 +245,7 @@ def test_evaluate_scores_the_readable_zoo_and_leaves_out_the_rest(zoo, run_dir, 
 
 def _command(name: str, videos: Path, run_dir: Path, out: Path) -> list[object]:
     return {
-        "train": ["train", "--data", videos, "--out", out, *sets()],
+        "train": ["train", "-c", SCHEMA_DEFAULTS, "--data", videos, "--out", out, *sets()],
         "pretrain": ["pretrain", "--data", videos, "--out", out],
         "data split": ["data", "split", videos, "--out", out],
         "sweep": ["sweep", "--data", videos, "--out", out, "--trials", 1, *sets()],
@@ -659,7 +664,7 @@ def test_a_bad_value_is_one_line_naming_its_key_before_anything_runs(
     videos, tmp_path, capsys, override, key
 ):
     out = tmp_path / "run"
-    argv = ["train", "--data", videos, "--out", out, *sets(), "--set", override]
+    argv = [*train_args("--data", videos, "--out", out), *sets(), "--set", override]
     code, err = cli(capsys, *argv)
     assert_user_error(code, err, key)
     assert not out.exists()
@@ -682,7 +687,8 @@ def test_settings_this_machine_cannot_run_fail_before_anything_is_written(
 
 def test_the_real_entry_point_prints_one_line_and_exits_2(videos, tmp_path):
     out = tmp_path / "run"
-    argv = ["train", "--data", videos, "--out", out, "--set", "train.accelerator=tpu"]
+    argv = ["train", "-c", SCHEMA_DEFAULTS, "--data", videos, "--out", out]
+    argv += ["--set", "train.accelerator=tpu"]
     proc = subprocess.run(
         [sys.executable, "-m", "motionfit.cli.main", *map(str, argv)],
         capture_output=True,
@@ -720,7 +726,7 @@ def test_a_failed_start_writes_nothing(videos, tmp_path, capsys, overrides, name
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a state dict, just text")
     out = tmp_path / "run"
-    argv = ["train", "--data", videos, "--out", out]
+    argv = train_args("--data", videos, "--out", out)
     started = time.perf_counter()
     code, err = cli(capsys, *argv, *sets(*(o.format(garbage=garbage) for o in overrides)))
     assert_user_error(code, err, *names)
@@ -1063,6 +1069,7 @@ def test_point_nine_probes_are_one_line_and_exit_2(videos, run_dir, tmp_path, ca
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me\n")
     train = ["train", "--data", videos, "--out", out]
+    tiny = [*train, "--config", SCHEMA_DEFAULTS]
     huge_views = _run_with_eval_clips(run_dir, tmp_path, 10**9)
     argv, names = {
         "config folder": ([*train, "--config", config_dir], [config_dir, "is a folder"]),
@@ -1070,9 +1077,9 @@ def test_point_nine_probes_are_one_line_and_exit_2(videos, run_dir, tmp_path, ca
         "config key twice": ([*train, "--config", twice], [twice, "line 4", "'epochs'", "twice"]),
         "resume a file": (["train", "--resume", a_file], [a_file, "is a file"]),
         "prepare workers": (["data", "prepare", videos, out, "--workers", -3], ["--workers"]),
-        "huge crop": ([*train, *sets("augment.crop_size=100000000")], ["augment.crop_size", "GiB"]),
-        "huge clip": ([*train, *sets("sampling.num_frames=100000000")], ["sampling.num_frames"]),
-        "two nodes on one machine": ([*train, *sets("train.num_nodes=2")], ["train.num_nodes"]),
+        "huge crop": ([*tiny, *sets("augment.crop_size=100000000")], ["augment.crop_size", "GiB"]),
+        "huge clip": ([*tiny, *sets("sampling.num_frames=100000000")], ["sampling.num_frames"]),
+        "two nodes on one machine": ([*tiny, *sets("train.num_nodes=2")], ["train.num_nodes"]),
         "predict huge views": (
             ["predict", sorted(videos.glob("*/*.mp4"))[0], "--run", huge_views],
             ["eval.clips", "views"],
@@ -1345,3 +1352,10 @@ def test_a_sweep_stopped_by_sigterm_resumes_its_trial_on_the_next_run(videos, tm
     assert study.trials[1].params == study.trials[0].params
     rows = read_metrics(trial / "metrics.csv")
     assert [r["epoch"] for r in rows] == [0, 1, 2] and rows[-1]["step"] > stopped
+
+
+def test_train_without_a_config_lists_the_recipes_and_writes_nothing(videos, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, err = cli(capsys, "train", "--quiet", "--data", videos, "--out", out)
+    assert_user_error(code, err, "--config", "demo", "swin3d_t", "motionfit plan")
+    assert not out.exists()

@@ -21,6 +21,17 @@ from motionfit.cli.common import (
 from motionfit.errors import ConfigError
 
 
+def _no_config_message() -> str:
+    from motionfit.config import list_recipes
+
+    return (
+        "motionfit train needs --config: a recipe ("
+        + ", ".join(list_recipes())
+        + ") or a YAML file, e.g. the one `motionfit plan DATA --out plan.yaml` writes from "
+        "your videos"
+    )
+
+
 def train(
     data: str | None = DATA_OPTION,
     out: Path | None = RUN_OUT_OPTION,
@@ -57,6 +68,8 @@ def train(
             )
         result = train_probe(features, out, overrides, progress=not quiet, force=force)
     else:
+        if config is None and resume is None:
+            raise ConfigError(_no_config_message())
         cfg, out = run_config(
             resume=resume,
             out=out,
