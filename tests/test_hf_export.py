@@ -297,6 +297,6 @@ def test_cli_export_hf_writes_a_folder_transformers_loads(
     assert run_cli([*argv[:-1], str(foreign)]) == 2  # a folder of other files needs --force
     assert "--force" in capsys.readouterr().err
     assert (foreign / "notes.txt").read_text() == "mine"
-    for extra in (["--precision", "int8"], ["--push-to-hub", "me/model"]):
+    for extra in (["--precision", "int8"], ["--push", "me/model"]):
         wrong = argv if extra[0] == "--precision" else [*argv[:4], "onnx", "--out", "m.onnx"]
         assert run_cli([*wrong, *extra, "--force"]) == 2

@@ -264,11 +264,12 @@ def export(
     ),
     push_to_hub: str | None = typer.Option(
         None,
+        "--push",
         "--push-to-hub",
         help="With --format hf: also upload the folder to this Hub repo (needs network and a "
         "token: huggingface-cli login).",
     ),
-    private: bool = typer.Option(False, "--private", help="A new --push-to-hub repo is private."),
+    private: bool = typer.Option(False, "--private", help="A new --push repo is private."),
     force: bool = typer.Option(False, "--force", help="Replace an existing FILE and sidecar."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
@@ -285,7 +286,7 @@ def export(
         _export_hf_folder(run_dir, out, force, push_to_hub, private)
         return
     if push_to_hub is not None:
-        raise DataError("--push-to-hub needs --format hf")
+        raise DataError("--push needs --format hf")
     from motionfit.export import export_run, sidecar_path
 
     for path in (out, sidecar_path(out)):
@@ -303,7 +304,7 @@ def _export_hf_folder(
     run_dir: Path, out: Path, force: bool, push_to_hub: str | None, private: bool
 ) -> None:
     """``export --format hf``: check the folder and that the model can be written faithfully,
-    then claim the folder, write and verify it (and upload it with ``--push-to-hub``)."""
+    then claim the folder, write and verify it (and upload it with ``--push``)."""
     from transformers.utils import logging as transformers_logging
 
     from motionfit.hf_export import check_reproducible, export_hf, hf_layout
