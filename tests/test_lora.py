@@ -41,3 +41,24 @@ def test_lora_trains_adapters_and_exports_merged_weights(tmp_path: Path):
     weights_file = tmp_path / "run" / "model.safetensors"
     (tmp_path / "run" / "labels.txt").rename(tmp_path / "labels.moved")  # only the metadata left
     assert read_class_names(weights_file) == tuple(run.labels.names)  # merge kept the names
+
+
+def test_lora_on_weights_the_forward_reads_directly_is_refused() -> None:
+    """torchvision's Swin attention passes qkv.weight / proj.weight to a function: an adapter
+    there would never run, so naming them is a one-line error; the default targets train."""
+    import pytest
+
+    from motionfit.config import LoraSettings, ModelConfig
+    from motionfit.errors import ConfigError
+    from motionfit.models.adapt import adapt_for_training
+
+    def swin() -> torch.nn.Module:
+        return build_model("swin3d_tiny", num_classes=2, num_frames=4, image_size=32)
+
+    for targets in (["attn.qkv"], ["attn.proj", "mlp.0"]):
+        config = ModelConfig(name="swin3d_tiny", lora=LoraSettings(targets=targets))
+        with pytest.raises(ConfigError, match=r"model\.lora\.targets.*would never run.*mlp\.0"):
+            adapt_for_training(swin(), config)
+    model = swin()
+    adapted = adapt_for_training(model, ModelConfig(name="swin3d_tiny", lora=LoraSettings()))
+    assert adapted.lora is not None and 0 < adapted.count.trainable < adapted.count.total

@@ -32,5 +32,6 @@ def adapt_for_training(model: VideoClassifier, cfg: ModelConfig) -> Adapted:
         from motionfit.models.lora import add_lora
         from motionfit.models.registry import get_spec
 
-        tuner = add_lora(model, cfg.lora, get_spec(cfg.name).capabilities.lora_targets)
+        capabilities = get_spec(cfg.name).capabilities
+        tuner = add_lora(model, cfg.lora, capabilities.lora_targets, capabilities.lora_bypassed)
     return Adapted(count=count_trainable(model), lora=tuner)

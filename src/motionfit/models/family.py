@@ -37,6 +37,9 @@ class Capabilities:
         eager_attention: can be built with plain matmul attention (FLOP counting on CPU).
         any_clip_length: takes clips of any number of frames (convolutions and global
             pooling over time): an export keeps the frames axis dynamic.
+        lora_bypassed: module name suffixes whose weights the forward reads directly instead
+            of calling the module (torchvision's Swin attention: qkv, proj): a LoRA adapter
+            there would never run, so ``model.lora.targets`` naming them is refused.
     """
 
     grad_checkpointing: bool = False
@@ -47,6 +50,7 @@ class Capabilities:
     position_tables: bool = False
     eager_attention: bool = False
     any_clip_length: bool = False
+    lora_bypassed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

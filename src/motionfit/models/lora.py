@@ -26,13 +26,18 @@ if TYPE_CHECKING:
 
 
 def add_lora(
-    model: VideoClassifier, settings: LoraSettings, default_targets: str | tuple[str, ...]
+    model: VideoClassifier,
+    settings: LoraSettings,
+    default_targets: str | tuple[str, ...],
+    bypassed: tuple[str, ...] = (),
 ) -> LoraModel:
     """Inject LoRA adapters into ``model`` (in place); returns PEFT's tuner, needed to merge.
 
     ``settings.targets`` names the adapted modules; without them ``default_targets``, what the
     model's family declares (``Capabilities.lora_targets``). Targets that match nothing are a
-    :class:`ConfigError` listing the names that can be adapted."""
+    :class:`ConfigError` listing the names that can be adapted; so are targets that match a
+    module whose weights the forward reads directly (``bypassed``, the family's
+    ``Capabilities.lora_bypassed``): their adapter would never run."""
     try:
         from peft import LoraConfig
         from peft.tuners.lora import LoraModel
@@ -54,11 +59,26 @@ def add_lora(
             f"config key 'model.lora.targets'={targets!r}: {first}; modules of "
             f"{type(model).__name__} that take LoRA: {', '.join(adaptable_names(model))}"
         ) from exc
+    unused = [name for name in _adapted(model) if name.endswith(bypassed)] if bypassed else []
+    if unused:
+        usable = default_targets if isinstance(default_targets, str) else ", ".join(default_targets)
+        raise ConfigError(
+            f"config key 'model.lora.targets'={targets!r}: {unused[0]} (and "
+            f"{len(unused) - 1} more) is read by weight, not called, in {type(model).__name__}: "
+            f"its adapter would never run; adapt e.g. {usable}"
+        )
     top = model.num_layers + 1
     for name, param in model.named_parameters():
         if model.layer_id(name) == top:
             param.requires_grad_(True)
     return tuner
+
+
+def _adapted(model: nn.Module) -> list[str]:
+    """Names of the modules PEFT wrapped with an adapter."""
+    from peft.tuners.lora import LoraLayer
+
+    return [name for name, module in model.named_modules() if isinstance(module, LoraLayer)]
 
 
 def adaptable_names(model: nn.Module) -> list[str]:

@@ -23,7 +23,11 @@ FAMILY = _register_family(
         ),
         # the MLPs: torchvision's window attention reads attn.qkv/attn.proj's weights directly
         # (shifted_window_attention), so adapters on them would never run
-        capabilities=Capabilities(lora_targets=("mlp.0", "mlp.3")),
+        capabilities=Capabilities(
+            lora_targets=("mlp.0", "mlp.3"),
+            # ShiftedWindowAttention3d passes qkv.weight / proj.weight to a function
+            lora_bypassed=("attn.qkv", "attn.proj"),
+        ),
     )
 )
 
