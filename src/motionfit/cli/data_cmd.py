@@ -169,17 +169,18 @@ def preview(
 ) -> None:
     """A grid of augmented samples of one video (rows) by frame (columns)."""
     from motionfit.config import load_config
-    from motionfit.data.preview import dataset_classes, pick_partner, pick_video, preview_grid
+    from motionfit.data.preview import pick_source, preview_grid
     from motionfit.models.data_config import resolve_model_defaults
     from motionfit.output_dir import check_output_file
 
     check_output_file(out, force=force, inputs=[source])
     cfg = resolve_model_defaults(load_config(config, overrides))
-    video = pick_video(source, index, cfg.data.format)
-    partner = pick_partner(source, index, cfg.data.format)
-    names = dataset_classes(source, cfg.data.format)
-    path = preview_grid(video, cfg, out, rows=rows, seed=seed, partner=partner, class_names=names)
-    console.print(f"wrote {path} ({rows} augmented samples of {video})")
+    picked = pick_source(source, index, cfg.data.format)
+    path = preview_grid(
+        picked.video, cfg, out, rows=rows, seed=seed, partner=picked.partner,
+        class_names=picked.class_names,
+    )  # fmt: skip
+    console.print(f"wrote {path} ({rows} augmented samples of {picked.video})")
 
 
 @data_app.command("prepare")

@@ -4,6 +4,7 @@ their temporal and spatial augmentation does (rows = samples, columns = frames).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,34 +19,28 @@ from motionfit.data.transforms import EvalTransform, TrainTransform, decode_shor
 from motionfit.errors import DataError
 
 
-def pick_video(source: str | Path, index: int = 0, format: str = "auto") -> Path:
-    """``source`` itself if it is a video file, else its ``index``-th video."""
+@dataclass(frozen=True)
+class PreviewSource:
+    """What ``data preview`` draws from: the ``video``, another video of its dataset as the
+    ``partner`` of augmentations that take one (None for a single video), and the dataset's
+    class names (for augmentations with label maps)."""
+
+    video: Path
+    partner: Path | None
+    class_names: tuple[str, ...]
+
+
+def pick_source(source: str | Path, index: int = 0, format: str = "auto") -> PreviewSource:
+    """``source`` itself if it is a video file, else its ``index``-th video, the one after it as
+    the partner and the dataset's classes (the records are read once)."""
     path = Path(source)
     if path.is_file() and path.suffix.lower() not in {".txt", ".csv", ".lst"}:
-        return path
-    records, _ = read_records(source, format=format)
+        return PreviewSource(path, None, ())
+    records, labels = read_records(source, format=format)
     if not 0 <= index < len(records):
         raise DataError(f"{source}: --index {index} is out of range (0..{len(records) - 1})")
-    return records[index].path
-
-
-def pick_partner(source: str | Path, index: int = 0, format: str = "auto") -> Path | None:
-    """Another video of the dataset ``source`` (the one after ``index``), to show the debiasing
-    augmentations that take a second video; None when ``source`` is one video."""
-    path = Path(source)
-    if path.is_file() and path.suffix.lower() not in {".txt", ".csv", ".lst"}:
-        return None
-    records, _ = read_records(source, format=format)
-    return records[(index + 1) % len(records)].path if len(records) > 1 else None
-
-
-def dataset_classes(source: str | Path, format: str = "auto") -> tuple[str, ...]:
-    """The class names of the dataset ``source`` (for augmentations with label maps); none when
-    ``source`` is one video."""
-    path = Path(source)
-    if path.is_file() and path.suffix.lower() not in {".txt", ".csv", ".lst"}:
-        return ()
-    return read_records(source, format=format)[1].names
+    partner = records[(index + 1) % len(records)].path if len(records) > 1 else None
+    return PreviewSource(records[index].path, partner, labels.names)
 
 
 def preview_grid(
