@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from motionfit.cli import models_cmd
+from motionfit.config import load_config
 from motionfit.errors import ModelError
 from motionfit.models import cards as cards_module
 from motionfit.models.cards import ModelCard, count_flops, measure_cost, model_cards
@@ -183,7 +184,7 @@ def test_stability_picks_video_swin_t_with_its_recipe() -> None:
 def test_speed_falls_back_to_the_cnn_on_a_small_gpu() -> None:
     rec = recommend(3000, 16, 4.0, "speed", cards=ZOO)
     assert rec.model == "r2plus1d_18"
-    assert "no MViT model" in rec.reason
+    assert "no X3D model" in rec.reason  # X3D ranks first for speed, MViT second
     assert rec.batch_size * rec.accumulate >= 24  # the recipe's batch, reached by accumulation
     assert "--set train.accumulate=" in rec.commands[0]
 
@@ -314,3 +315,27 @@ def test_recommend_rejects_a_bad_class_count_in_one_line(
     assert err.startswith("error: ") and "\n" not in err, err
     assert all(name in err for name in names), err
     assert captured.out == ""
+
+
+def _sets(command: str) -> list[str]:
+    """The ``--set`` items of a printed command line."""
+    return [item.split()[0] for item in command.split(" --set ")[1:]]
+
+
+def test_recommend_checkpoints_then_shards_a_model_that_does_not_fit() -> None:
+    plain = recommend(20_000, 16, 40.0, "accuracy", classes=100)
+    assert plain.model == "videomae_l" and not plain.fsdp and not plain.grad_checkpointing
+    # 16 GB: the weights and AdamW state fit, the activations of 2 clips do not
+    checkpointed = recommend(20_000, 16, 16.0, "accuracy", classes=100)
+    assert checkpointed.model == "videomae_l" and checkpointed.grad_checkpointing
+    assert not checkpointed.fsdp
+    # 12 GB: only sharded over 4 GPUs and checkpointed; one such GPU takes a smaller model
+    sharded = recommend(20_000, 16, 12.0, "accuracy", classes=100, gpus=4)
+    alone = recommend(20_000, 16, 12.0, "accuracy", classes=100)
+    assert sharded.model == "videomae_l" and sharded.fsdp and sharded.grad_checkpointing
+    assert alone.model != "videomae_l" and not alone.fsdp
+    assert sharded.memory_gb <= 12.0 * 0.9
+    assert any("FSDP over 4 GPUs" in note for note in sharded.notes)
+    config = load_config(sharded.recipe, _sets(sharded.commands[-1]))
+    assert config.train.strategy == "fsdp" and config.train.devices == "4"
+    assert config.train.grad_checkpointing and config.model.name == "videomae_l"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -153,3 +154,18 @@ def test_cli_plan_writes_a_commented_recipe_that_trains_as_is(gestures, tmp_path
     assert not (gestures / "plan.yaml").exists()
     assert run_cli(["plan", str(tmp_path / "missing"), "--out", str(tmp_path / "p.yaml")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_plan_for_gpus_too_small_for_its_model_shards_it_over_them(gestures):
+    # the gestures' statistics, as if there were 5000 videos of each class
+    prints = dataclasses.replace(
+        fingerprint(str(gestures)), videos=20_000, readable=20_000, per_class=(5000,) * 4
+    )
+    sharded = make_plan(prints, Machine(8, "a GPU", 12.0, gpus=4), source=str(gestures))
+    alone = make_plan(prints, Machine(8, "a GPU", 12.0), source=str(gestures))
+    assert sharded.value("train.strategy") == "fsdp" and sharded.value("train.devices") == 4
+    assert sharded.value("train.grad_checkpointing") is True
+    assert sharded.value("model.name") != alone.value("model.name")
+    assert "train.strategy" not in {s.key for s in alone.settings}
+    config = load_config(sharded.recipe, sharded.overrides())  # the plan validates
+    assert config.train.strategy == "fsdp"

@@ -65,5 +65,5 @@ def test_switches_a_family_cannot_use_are_config_errors() -> None:
         apply_speed_switches(
             model, get_spec("motioncnn_tiny"), TrainConfig(grad_checkpointing=True)
         )
-    with pytest.raises(ConfigError, match=r"train\.channels_last': for the cnn families"):
+    with pytest.raises(ConfigError, match=r"train\.channels_last': for the cnn, slowfast families"):
         apply_speed_switches(model, get_spec("videomae_tiny"), TrainConfig(channels_last=True))

@@ -11,6 +11,7 @@ import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from motionfit.calibration import apply_temperature, run_temperature
 from motionfit.data.decode import probe
 from motionfit.data.frames import is_frame_folder
 from motionfit.data.records import VideoRecord, read_records
+from motionfit.data.storage import as_path, is_url
 from motionfit.errors import DataError, VideoDecodeError
-from motionfit.evaluation.inference import predict_views
+from motionfit.evaluation.inference import load_run_model, predict_views
 from motionfit.run import LoadedRun
 
 UNKNOWN = "unknown"  # the answer below --min-confidence
@@ -82,14 +84,15 @@ def find_videos(targets: str | Path | Sequence[str | Path]) -> list[Path]:
     """The videos of ``targets``, in order: each a video file, one frame folder (images
     directly inside), a folder (every video file and frame folder under it, recursively) or a
     list file (``.txt``/``.lst``: one path per line, ``#`` comments; ``.csv``: a ``path`` or
-    ``video`` column, else the first; relative paths from the list's folder). A path a list
+    ``video`` column, else the first; relative paths from the list's folder). Any of them may
+    be an object-storage URL (:mod:`motionfit.data.storage`). A path a list
     names that does not exist is kept: predicting reports it unreadable and goes on.
 
     DataError for a missing target or one without videos."""
     if isinstance(targets, str | Path):
         targets = [targets]
     found: list[Path] = []
-    for target in map(Path, targets):
+    for target in map(as_path, targets):
         if not target.exists():
             raise DataError(f"no such video, folder or list: {target}")
         if target.is_file() and target.suffix.lower() in LIST_SUFFIXES:
@@ -116,7 +119,7 @@ def _listed_videos(path: Path) -> list[Path]:
         names = [line for line in lines if line and not line.startswith("#")]
     if not names:
         raise DataError(f"{path}: the list names no videos")
-    return [path.parent / name for name in names]
+    return [as_path(name) if is_url(name) else path.parent / name for name in names]
 
 
 def predict_videos(
@@ -129,13 +132,17 @@ def predict_videos(
     batch_size: int | None = None,
     num_workers: int = 0,
     min_confidence: float = 0.0,
+    devices: int = 1,
 ) -> PredictResult:
     """The ``top_k`` classes (at most the number of classes) of each whole video, from
     ``clips`` x ``crops`` views (default: the run's ``eval.clips`` / ``eval.crops``).
     Probabilities are calibrated when the run has ``calibration.json``; a video whose top
-    probability is below ``min_confidence`` is answered ``unknown``."""
-    records = [VideoRecord(Path(v), -1) for v in videos]
-    return _predict(run, records, top_k, clips, crops, batch_size, num_workers, min_confidence)
+    probability is below ``min_confidence`` is answered ``unknown``. ``devices`` > 1 spreads
+    the videos over that many devices (GPUs, else CPU processes), results in input order."""
+    records = [VideoRecord(as_path(v), -1) for v in videos]
+    return _predict(
+        run, records, top_k, clips, crops, batch_size, num_workers, min_confidence, devices
+    )
 
 
 def predict_timeline(
@@ -150,21 +157,24 @@ def predict_timeline(
     batch_size: int | None = None,
     num_workers: int = 0,
     min_confidence: float = 0.0,
+    devices: int = 1,
 ) -> PredictResult:
     """The top classes of each ``window``-second window of each video, one every ``hop``
     seconds (see :func:`timeline_windows`); clips are sampled inside each window as the eval
-    pipeline samples a whole video."""
+    pipeline samples a whole video (the windows spread over ``devices`` as videos are)."""
     records: list[VideoRecord] = []
     failed: list[tuple[Path, str]] = []
     for video in videos:
         try:
             duration = probe(video, run.config.sampling.frames_fps).duration
         except VideoDecodeError as exc:
-            failed.append((Path(video), " ".join(str(exc).split())))
+            failed.append((as_path(video), " ".join(str(exc).split())))
             continue
         for start, end in timeline_windows(duration, window, hop):
-            records.append(VideoRecord(Path(video), -1, start, end))
-    result = _predict(run, records, top_k, clips, crops, batch_size, num_workers, min_confidence)
+            records.append(VideoRecord(as_path(video), -1, start, end))
+    result = _predict(
+        run, records, top_k, clips, crops, batch_size, num_workers, min_confidence, devices
+    )
     result.failed = failed + result.failed
     return result
 
@@ -236,6 +246,7 @@ def _predict(
     batch_size: int | None,
     num_workers: int,
     min_confidence: float = 0.0,
+    devices: int = 1,
 ) -> PredictResult:
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
@@ -250,6 +261,8 @@ def _predict(
         crops=cfg.eval.crops if crops is None else crops,
         batch_size=cfg.eval.batch_size if batch_size is None else batch_size,
         num_workers=num_workers,
+        devices=devices,
+        model_source=partial(load_run_model, run.weights),
     )
     k = min(top_k, len(run.labels))
     calibrated = apply_temperature(views.video_probs, run_temperature(run.paths.root))

@@ -86,7 +86,7 @@ def split(
     ratio: float = typer.Option(0.7, "--ratio", help="Fraction of each class kept for training."),
     seed: int = typer.Option(0, "--seed", help="Split seed."),
     fmt: str = typer.Option("auto", "--format", help="Dataset format (see data.format)."),
-    video_root: Path | None = typer.Option(None, "--video-root", help="Root of relative paths."),
+    video_root: str | None = typer.Option(None, "--video-root", help="Root of relative paths."),
     force: bool = FORCE_OPTION,
 ) -> None:
     """Stratified, group-aware split into list files that `motionfit train` reads."""
@@ -110,7 +110,7 @@ def inspect(
     source: str = typer.Argument(..., help="Dataset (folder, list/CSV, split file)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     fmt: str = typer.Option("auto", "--format", help="Dataset format (see data.format)."),
-    video_root: Path | None = typer.Option(None, "--video-root", help="Root of relative paths."),
+    video_root: str | None = typer.Option(None, "--video-root", help="Root of relative paths."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Videos and duration per class, frame-rate and resolution spread, unreadable files."""
@@ -186,7 +186,9 @@ def preview(
 @data_app.command("prepare")
 def prepare(
     source: str = typer.Argument(..., help="Dataset (folder per class, list/CSV, split file)."),
-    out: Path = typer.Argument(..., help="New folder for the prepared copy (not inside SOURCE)."),
+    out: str = typer.Argument(
+        ..., help="New folder (or bucket URL) for the prepared copy (not inside SOURCE)."
+    ),
     short_side: int = typer.Option(256, "--short-side", help="Scale the short side down to this."),
     gop: int = typer.Option(16, "--gop", help="Keyframe interval in frames."),
     crf: int = typer.Option(23, "--crf", help="x264 quality (18 visually lossless)."),
@@ -198,7 +200,7 @@ def prepare(
         0, "--workers", min=0, help="Parallel processes (0 = one per CPU)."
     ),
     fmt: str = typer.Option("auto", "--format", help="Dataset format (see data.format)."),
-    video_root: Path | None = typer.Option(None, "--video-root", help="Root of relative paths."),
+    video_root: str | None = typer.Option(None, "--video-root", help="Root of relative paths."),
     force: bool = typer.Option(
         False,
         "--force",
@@ -227,7 +229,7 @@ def prepare(
     console.print(
         f"prepared {result.prepared} videos, kept {result.reused} from an earlier run, "
         f"skipped {len(result.skipped)} unreadable"
-        + (f" (listed in {out / 'skipped.tsv'})" if result.skipped else "")
+        + (f" (listed in {result.manifest.parent / 'skipped.tsv'})" if result.skipped else "")
     )
     console.print(f"train on it: motionfit train --data {result.dataset} ...")
 

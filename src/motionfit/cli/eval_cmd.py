@@ -24,6 +24,13 @@ CROPS_OPTION = typer.Option(
 WORKERS_OPTION = typer.Option(
     None, "--workers", min=0, help="DataLoader worker processes (default: data.num_workers)."
 )
+DEVICES_OPTION = typer.Option(
+    1,
+    "--devices",
+    min=1,
+    help="Split the videos over N devices: N GPUs with CUDA, else N CPU processes (results "
+    "in input order, as with one).",
+)
 
 
 HF_EXPORT_KIND = "export-hf"  # the .motionfit marker of an export --format hf folder
@@ -59,6 +66,7 @@ def evaluate(
         None, "--batch-size", min=1, help="Clips per batch (default: eval.batch_size)."
     ),
     workers: int | None = WORKERS_OPTION,
+    devices: int = DEVICES_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
     diagnose: bool = typer.Option(
         False,
@@ -73,11 +81,13 @@ def evaluate(
     confusion matrix. Writes metrics.json, confusion.png, per_class.csv and mistakes.csv.
     Classes are matched to the run's by name."""
     from motionfit.data.records import read_records
+    from motionfit.devices import inference_devices
     from motionfit.evaluation import align_labels, eval_dir, evaluate_run
     from motionfit.resources import check_eval_memory
     from motionfit.run import load_run
 
     _check_views(clips, crops)
+    inference_devices(devices)  # too many GPUs: an error before anything is read
     run = load_run(target)
     check_eval_memory(run.config, clips, crops, batch_size)
     if out is not None and out.resolve() == eval_dir(run.paths).resolve():
@@ -98,6 +108,7 @@ def evaluate(
         num_workers=workers,
         data_name=data,
         diagnose=diagnose or None,
+        devices=devices,
     )
     _report_unreadable([(u["video"], u["reason"]) for u in result["unreadable"]])
     if as_json:
@@ -153,10 +164,10 @@ def report(
 
 
 def predict(
-    targets: list[Path] = typer.Argument(
+    targets: list[str] = typer.Argument(
         ...,
         help="Video files, folders of videos (searched recursively) or list files (.txt/.lst: "
-        "a path per line; .csv: a path or video column).",
+        "a path per line; .csv: a path or video column); local paths or URLs (s3://, ...).",
     ),
     run_dir: Path = typer.Option(..., "--run", help="Run directory (or a checkpoint in one)."),
     top_k: int = typer.Option(5, "--top-k", min=1, help="Classes to show per video."),
@@ -175,6 +186,7 @@ def predict(
     clips: int | None = CLIPS_OPTION,
     crops: int | None = CROPS_OPTION,
     workers: int = typer.Option(0, "--workers", min=0, help="DataLoader worker processes."),
+    devices: int = DEVICES_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
     min_confidence: float = typer.Option(
@@ -189,8 +201,10 @@ def predict(
 ) -> None:
     """Top-k classes with probabilities per video, with the run's own preprocessing (videos
     decoded by --workers processes and batched across videos); with --window, the top class of
-    each window. Unreadable files are reported on stderr and the others go on (exit 0 if at
-    least one video was read, else 2)."""
+    each window; --devices N splits the videos over N GPUs or CPU processes. Unreadable files
+    are reported on stderr and the others go on (exit 0 if at least one video was read, else
+    2)."""
+    from motionfit.devices import inference_devices
     from motionfit.predict import (
         OUTPUT_SUFFIXES,
         find_videos,
@@ -202,6 +216,7 @@ def predict(
     from motionfit.run import load_run
 
     _check_views(clips, crops)
+    inference_devices(devices)
     if hop is not None and window is None:
         raise DataError("--hop needs --window")
     if out is not None and out.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -217,6 +232,7 @@ def predict(
         "crops": crops,
         "num_workers": workers,
         "min_confidence": min_confidence,
+        "devices": devices,
     }
     if window is None:
         result = predict_videos(run, videos, **options)

@@ -15,6 +15,7 @@ from motionfit.cli.common import (
     err_console,
     quiet_lightning,
 )
+from motionfit.cli.eval_cmd import DEVICES_OPTION
 
 
 def features(
@@ -28,15 +29,18 @@ def features(
         4, "--views", help="Augmented views cached per training video (epoch k uses view k mod K)."
     ),
     dtype: str = typer.Option("float16", "--dtype", help="Stored precision: float16 or float32."),
+    devices: int = DEVICES_OPTION,
     overrides: list[str] | None = SET_OPTION,
     force: bool = FORCE_OPTION,
 ) -> None:
     """Run the frozen backbone once over the data and cache its tokens (memory-mapped, with an
     index; an interrupted run resumes; unreadable videos are left out and listed in
     OUT/bad_files.tsv). Then: motionfit train --features OUT --out RUN."""
+    from motionfit.devices import inference_devices
     from motionfit.features.extract import extract_features, features_config
 
     quiet_lightning()
+    inference_devices(devices)  # too many GPUs: an error before anything is read
     config, weights = features_config(run_or_model, data, val, overrides)
     run = run_or_model if Path(run_or_model).is_dir() else None
     cache = extract_features(
@@ -48,6 +52,7 @@ def features(
         echo=True,
         force=force,
         inputs=[run],
+        devices=devices,
     )
     if cache.left_out:
         err_console.print(

@@ -68,6 +68,9 @@ def recommend(
     labeled_videos: int = typer.Option(..., "--labeled-videos", min=1, help="Labeled videos."),
     frames: int = typer.Option(16, "--frames", min=1, help="Frames per clip you want."),
     gpu_memory: float = typer.Option(..., "--gpu-memory", min=0.5, help="Memory of one GPU in GB."),
+    gpus: int = typer.Option(
+        1, "--gpus", min=1, help="GPUs to train on (FSDP is proposed when a model needs them)."
+    ),
     priority: Priority = typer.Option(Priority.accuracy, "--priority", help="What matters most."),
     data: str = typer.Option(
         "DATA",
@@ -97,7 +100,7 @@ def recommend(
             param_hint="'--classes'",
         )
     rec = recommend_model(
-        labeled_videos, frames, gpu_memory, priority.value, data=data, classes=classes
+        labeled_videos, frames, gpu_memory, priority.value, data=data, classes=classes, gpus=gpus
     )
     typer.echo(format_recommendation(rec))
 

@@ -18,6 +18,13 @@ def plan(
         min=0.5,
         help="Plan for a GPU with this much memory (GB); default: this machine's GPU, if any.",
     ),
+    gpus: int | None = typer.Option(
+        None,
+        "--gpus",
+        min=1,
+        help="GPUs to train on (default: 1 with --gpu-memory, else all of this machine's); "
+        "FSDP is planned when the model needs them.",
+    ),
     cpu: bool = typer.Option(False, "--cpu", help="Plan for this machine's CPU, GPU or not."),
     hours: float | None = typer.Option(
         None, "--time-budget", min=0.001, help="Hours training may take (a CPU plan is timed)."
@@ -51,7 +58,7 @@ def plan(
         raise ConfigError("--cpu and --gpu-memory plan for different machines; give one")
     prints = fingerprint(data, fmt, video_root)
     records, _ = read_records(data, fmt, video_root)
-    machine = Machine.here(gpu_memory, cpu)
+    machine = Machine.here(gpu_memory, cpu, gpus)
 
     def timer(config: Config, steps: int, val_videos: int) -> float:
         return measure_epoch_seconds(config, records, steps, val_videos)

@@ -489,7 +489,9 @@ class TrainConfig(_Section):
     )
     num_nodes: int = Field(default=1, ge=1, description="Nodes for multi-node DDP.")
     strategy: str = Field(
-        default="auto", description="Lightning strategy (auto = ddp on >1 device)."
+        default="auto",
+        description="Lightning strategy (auto = ddp on >1 device; fsdp shards parameters, "
+        "gradients and optimizer state per model block, for models too big for DDP).",
     )
     sync_batchnorm: bool = Field(
         default=False, description="Synchronize BatchNorm statistics across DDP processes."
@@ -516,7 +518,8 @@ class TrainConfig(_Section):
     )
     grad_checkpointing: bool = Field(
         default=False,
-        description="Recompute activations in backward (VideoMAE, TimeSformer): less memory.",
+        description="Recompute activations in backward (VideoMAE, TimeSformer; with "
+        "strategy=fsdp every family's blocks): less memory.",
     )
 
     @field_validator("monitor")

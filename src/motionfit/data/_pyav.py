@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -84,8 +85,9 @@ class PacketIndex:
         return float(times[-1]) * self.num_frames / (self.num_frames - 1)
 
 
-def index_video(path: Path) -> PacketIndex:
+def index_video(path: Path | BinaryIO) -> PacketIndex:
     """Demux (without decoding) the best video stream of ``path`` into a :class:`PacketIndex`.
+    ``path`` may also be a seekable binary file object (read through range requests).
 
     Raises :class:`VideoDecodeError` naming the file if it is not a readable video.
     """
@@ -128,7 +130,7 @@ def index_video(path: Path) -> PacketIndex:
 
 
 def read_frames(
-    path: Path, index: PacketIndex, indices: np.ndarray, width: int, height: int
+    path: Path | BinaryIO, index: PacketIndex, indices: np.ndarray, width: int, height: int
 ) -> torch.Tensor:
     """Decode frames ``indices`` (in range, any order, repeats allowed) of the video at ``path``
     as uint8 ``[T, 3, height, width]`` RGB, scaled to ``width`` x ``height`` while converting.
@@ -184,9 +186,12 @@ def iter_frames(path: Path, index: PacketIndex) -> Iterator[av.VideoFrame]:
         )
 
 
-def _open(path: Path) -> av.container.InputContainer:
+def _open(path: Path | BinaryIO) -> av.container.InputContainer:
     # Undecodable metadata text (common in downloaded clips) must not make a video unreadable.
-    return av.open(str(path), metadata_errors="ignore")
+    if isinstance(path, Path):
+        return av.open(str(path), metadata_errors="ignore")
+    path.seek(0)
+    return av.open(path, mode="r", metadata_errors="ignore")
 
 
 @dataclass

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionfit.data import _pyav, _torchcodec
+from motionfit.data import _pyav, _torchcodec, storage
 from motionfit.data.frames import FrameFolder, read_frame_images, scan_frame_folder
 from motionfit.errors import ConfigError, VideoDecodeError
 
@@ -97,9 +97,11 @@ def read_clip(
     backend = _resolve_backend(backend)
     if isinstance(source, FrameFolder):
         return read_frame_images(source, indices, width, height)
-    if backend == "torchcodec":
-        return _torchcodec.read_frames(Path(path), source, indices, width, height)
-    return _pyav.read_frames(Path(path), source, indices, width, height)
+    file = storage.local_copy(path)
+    with storage.named_as(path, file):
+        if backend == "torchcodec":
+            return _torchcodec.read_frames(file, source, indices, width, height)
+        return _pyav.read_frames(file, source, indices, width, height)
 
 
 def timeline_frames(path: str | Path, positions: Sequence[int]) -> list[int]:
@@ -148,7 +150,9 @@ _KNOWN_INDEXES: dict[str, tuple[int, int, _pyav.PacketIndex]] = {}
 
 def _source(path: str | Path) -> _pyav.PacketIndex | FrameFolder:
     """The cached index of ``path`` after checking it exists and is not empty (one ``stat``; no
-    path resolution, which cost ~10x more per call)."""
+    path resolution, which cost ~10x more per call). A URL is indexed from its local copy."""
+    if storage.is_url(path):
+        return _remote_source(str(path))
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -162,6 +166,22 @@ def _source(path: str | Path) -> _pyav.PacketIndex | FrameFolder:
         return known[2]
     version = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
     return _cached_source(Path(path), stat.S_ISDIR(info.st_mode), version)
+
+
+def _remote_source(url: str) -> _pyav.PacketIndex | FrameFolder:
+    """The index of the object ``url``: a prepared manifest's (same size) or its local copy's."""
+    file = storage.local_copy(url)
+    try:
+        size = file.stat().st_size
+    except FileNotFoundError:  # another process evicted the copy: fetch it again
+        storage.forget_local_copy(url)
+        file = storage.local_copy(url)
+        size = file.stat().st_size
+    known = _KNOWN_INDEXES.get(url)
+    if known is not None and known[0] == size:
+        return known[2]
+    with storage.named_as(url, file):
+        return _source(file)
 
 
 @functools.lru_cache(maxsize=PROBE_CACHE_SIZE)

@@ -22,12 +22,15 @@ again). SIGTERM or SIGINT stops the work after the videos being transcoded are d
 the command. Encoding is deterministic (x264's macroblock tree off), so preparing the same
 source twice gives the same pixels. Unreadable inputs are skipped and listed in
 ``OUT/skipped.tsv``. ``OUT`` goes through the output guard of :mod:`motionfit.output_dir`
-(kind ``prepare``); nothing is written outside it.
+(kind ``prepare``); nothing is written outside it. The source and ``OUT`` may be in object
+storage (:mod:`motionfit.data.storage`): a bucket ``OUT`` is prepared in a local staging folder
+(resumable there) and uploaded when complete, the manifest last.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import multiprocessing
@@ -35,18 +38,19 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import av
 import numpy as np
 
 from motionfit.atomic import atomic_write_text
-from motionfit.data import _pyav
+from motionfit.data import _pyav, storage
 from motionfit.data.decode import DEFAULT_IMAGE_FPS, remember_index, scaled_size
 from motionfit.data.frames import FrameFolder, read_frame_images, scan_frame_folder
-from motionfit.data.records import LABELS_FILE, LabelMap, VideoRecord, read_records
+from motionfit.data.records import LABELS_FILE, LabelMap, VideoRecord, absolute, read_records
+from motionfit.data.storage import as_path
 from motionfit.errors import ConfigError, DataError, OutputError, VideoDecodeError
 from motionfit.output_dir import (
     MARKER_FILE,
@@ -142,9 +146,13 @@ def prepare_dataset(
     settings.check()
     if workers is not None and workers < 0:
         raise ConfigError(f"--workers must be >= 0 (0 = one per CPU), got {workers}")
+    if storage.is_url(out):
+        return _prepare_to_bucket(
+            source, str(out), settings, format, video_root, workers, progress, force
+        )
     records, label_map = read_records(source, format=format, video_root=video_root)
     head, _, selector = str(source).rpartition("@")  # HMDB51 'splits@train1'
-    source_path = Path(os.path.abspath(head if _HMDB_SELECTOR.fullmatch(selector) else source))
+    source_path = absolute(as_path(head if _HMDB_SELECTOR.fullmatch(selector) else str(source)))
     out = Path(os.path.abspath(out))
     root = source_path if _is_folder_source(source_path) else _common_folder(records)
     _check_out(out, root, source_path, records)
@@ -179,6 +187,46 @@ def prepare_dataset(
         prepared=len(todo) - len(skipped),
         reused=reused,
         skipped=sorted(skipped.items()),
+    )
+
+
+def _prepare_to_bucket(
+    source: str | Path,
+    url: str,
+    settings: PrepareSettings,
+    format: str,
+    video_root: str | Path | None,
+    workers: int | None,
+    progress: bool | None,
+    force: bool,
+) -> PrepareResult:
+    """Prepare into a local staging folder (``$MOTIONFIT_CACHE/prepare/<hash of url>``, which
+    keeps the work resumable), then upload it to ``url``: the videos first, the manifest, labels
+    and list last. A ``url`` holding objects that are not a motionfit output is refused unless
+    ``force``."""
+    fs = storage.filesystem(url)
+    existing = fs.find(url) if fs.exists(url) else []
+    if existing and not fs.exists(f"{url.rstrip('/')}/{MARKER_FILE}") and not force:
+        raise OutputError(
+            f"OUT {url} holds {len(existing)} objects that are not a motionfit output; choose "
+            "another prefix or pass --force"
+        )
+    staging = storage.cache_dir().parent / "prepare" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    local = prepare_dataset(
+        source,
+        staging,
+        settings,
+        format=format,
+        video_root=video_root,
+        workers=workers,
+        progress=progress,
+        force=force,
+    )
+    last = (MANIFEST, LABELS_FILE, local.dataset.relative_to(staging).as_posix())
+    storage.upload_folder(staging, url, last=tuple(name for name in last if name != "."))
+    root = as_path(url.rstrip("/"))
+    return replace(
+        local, dataset=root / local.dataset.relative_to(staging), manifest=root / MANIFEST
     )
 
 
@@ -223,12 +271,13 @@ def transcode(source: Path, target: Path, settings: PrepareSettings) -> dict:
 
 
 def load_manifest(path: str | Path) -> dict[Path, tuple[int, int, _pyav.PacketIndex]]:
-    """Absolute video path -> (size, mtime_ns, packet index) for each entry of a manifest."""
-    path = Path(path)
+    """Absolute video path (or URL) -> (size, mtime_ns, packet index) for each entry of a
+    manifest (local or in object storage)."""
+    path = as_path(path)
     known = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
-        video = Path(os.path.abspath(path.parent / entry["path"]))
+        video = absolute(path.parent / entry["path"])
         known[video] = (entry["bytes"], entry["mtime_ns"], _entry_index(entry))
     return known
 
@@ -237,7 +286,7 @@ def use_manifests(paths: Iterable[Path]) -> int:
     """Find the ``manifest.jsonl`` of prepared folders holding ``paths`` (looked up in each
     video's folder and its parents) and let decoding use their indexes instead of probing the
     files; returns the number of videos covered. Unreadable manifests are ignored."""
-    folders = {Path(p).parent for p in paths}
+    folders = {as_path(p).parent for p in paths}
     seen: set[Path] = set()
     manifests = []
     for folder in folders:
@@ -264,7 +313,11 @@ def use_manifests(paths: Iterable[Path]) -> int:
 
 
 def _common_folder(records: list[VideoRecord]) -> Path:
-    return Path(os.path.commonpath([str(r.path.parent) for r in records]))
+    folders = {r.path.parent for r in records}
+    common = next(iter(folders))
+    while not all(f == common or common in f.parents for f in folders):
+        common = common.parent
+    return common
 
 
 def _check_out(out: Path, root: Path, source: Path, records: list[VideoRecord]) -> None:
@@ -284,7 +337,7 @@ def _plan(records: list[VideoRecord], root: Path, out: Path) -> dict[Path, _Job]
     jobs: dict[Path, _Job] = {}
     taken: set[str] = set()
     for path in dict.fromkeys(r.path for r in records):
-        relative = path.relative_to(root)
+        relative = PurePosixPath(str(path)[len(str(root)) :].lstrip("/"))
         if path.is_dir():  # a frame folder
             name = relative.with_name(relative.name + ".mp4")
         else:
@@ -412,7 +465,8 @@ def _reason(error: VideoDecodeError, source: Path) -> str:
     """The error's message without the leading path (however the decoder wrote it): the
     skipped list and messages name the path once."""
     text = " ".join(str(error).split())
-    for prefix in {str(source), os.path.realpath(source), os.path.abspath(source)}:
+    local = [] if storage.is_url(source) else [os.path.realpath(source), os.path.abspath(source)]
+    for prefix in {str(source), *local}:
         text = text.removeprefix(f"{prefix}: ")
     return text
 
@@ -484,9 +538,11 @@ def _source_frames(source: Path) -> tuple[_Frames, np.ndarray, Fraction]:
             _image_frames(folder), (folder.width, folder.height), None, count / DEFAULT_IMAGE_FPS
         )
         return frames, times, Fraction(DEFAULT_IMAGE_FPS)
-    index = _pyav.index_video(source)
+    file = storage.local_copy(source)
+    with storage.named_as(source, file):
+        index = _pyav.index_video(file)
     frames = _Frames(
-        _pyav.iter_frames(source, index),
+        _pyav.iter_frames(file, index),
         (index.width, index.height),
         index.time_base,
         index.duration(),

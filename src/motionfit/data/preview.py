@@ -15,6 +15,7 @@ from motionfit.data.augment import AugmentContext, registered
 from motionfit.data.decode import probe, read_clip, timeline_frames
 from motionfit.data.records import read_records
 from motionfit.data.sampling import EvalSampler, TrainSampler
+from motionfit.data.storage import as_path
 from motionfit.data.transforms import EvalTransform, TrainTransform, decode_short_side
 from motionfit.errors import DataError
 
@@ -33,7 +34,7 @@ class PreviewSource:
 def pick_source(source: str | Path, index: int = 0, format: str = "auto") -> PreviewSource:
     """``source`` itself if it is a video file, else its ``index``-th video, the one after it as
     the partner and the dataset's classes (the records are read once)."""
-    path = Path(source)
+    path = as_path(source)
     if path.is_file() and path.suffix.lower() not in {".txt", ".csv", ".lst"}:
         return PreviewSource(path, None, ())
     records, labels = read_records(source, format=format)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from motionfit.atomic import atomic_write_text
+from motionfit.data.storage import as_path, is_url
 from motionfit.errors import DataError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg"})
@@ -31,7 +32,8 @@ LABELS_FILE = "labels.txt"
 class VideoRecord:
     """One video of a dataset.
 
-    ``path`` is absolute: a video file or a folder of frame images. ``label`` is the class id
+    ``path`` is absolute: a video file or a folder of frame images, on disk or in object
+    storage (a :mod:`~motionfit.data.storage` URL path). ``label`` is the class id
     (-1 = unlabeled). ``start``/``end`` (seconds) restrict the video to a segment. ``group``
     names videos that must stay on one side of a split (e.g. UCF101's ``g08``).
     """
@@ -43,7 +45,7 @@ class VideoRecord:
     group: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
+        object.__setattr__(self, "path", as_path(self.path))
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise DataError(f"{self.path}: segment end {self.end} is not after start {self.start}")
 
@@ -79,7 +81,7 @@ class LabelMap:
         Lines of the form ``<id> <name>`` with consecutive ids from 0 or 1 (UCF101's
         ``classInd.txt``) are also accepted.
         """
-        path = Path(path)
+        path = as_path(path)
         lines = [line.strip() for line in _read_text(path).splitlines()]
         names = [line for line in lines if line]
         if not names:
@@ -138,7 +140,8 @@ def read_records(
     video_root: str | Path | None = None,
     labels: str | Path | LabelMap | None = None,
 ) -> tuple[list[VideoRecord], LabelMap]:
-    """Read a dataset index: ``(records, label_map)``.
+    """Read a dataset index: ``(records, label_map)``. Any path (``source``, ``video_root``,
+    the list's entries) may be an object-storage URL (:mod:`motionfit.data.storage`).
 
     ``format`` is a name of :data:`motionfit.data.formats.FORMATS` (``ucf101``, ``hmdb51``,
     ``rawframes``, ``list``, ``folder``, ``unlabeled``; each module's docstring describes its
@@ -171,7 +174,7 @@ def read_records(
     if selector and format != "hmdb51":
         raise DataError(f"{source}: '@{selector}' selects an HMDB51 split; format is {format!r}")
     label_map = _load_labels(labels)
-    root = absolute(Path(video_root)) if video_root is not None else None
+    root = absolute(as_path(video_root)) if video_root is not None else None
     if root is not None and not root.is_dir():
         raise DataError(f"video_root is not a folder: {root}")
     records, label_map = FORMATS[format].read(ReadRequest(path, root, label_map, selector))
@@ -344,13 +347,13 @@ def is_int(text: str) -> bool:
 
 
 def absolute(path: Path) -> Path:
-    """``path`` made absolute without resolving symbolic links."""
-    return Path(os.path.abspath(path))
+    """``path`` made absolute without resolving symbolic links (a URL is already absolute)."""
+    return path if is_url(path) else Path(os.path.abspath(path))
 
 
 def real_path(path: Path) -> Path:
-    """``path`` with every symbolic link resolved."""
-    return Path(os.path.realpath(path))
+    """``path`` with every symbolic link resolved (object storage has none)."""
+    return path if is_url(path) else Path(os.path.realpath(path))
 
 
 def preview(names: Sequence[str], limit: int = 5) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 
 from motionfit.atomic import atomic_write_text
 from motionfit.data.records import LABELS_FILE, LabelMap, VideoRecord, read_records
+from motionfit.data.storage import is_url
 from motionfit.errors import DataError
 from motionfit.output_dir import check_output_dir, claim_output_dir, releases_output_locks
 
@@ -94,11 +95,9 @@ def write_list(records: Sequence[VideoRecord], path: str | Path, label_map: Labe
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LIST_COLUMNS)
     for record in records:
-        video = Path(os.path.abspath(record.path))
-        shown = video.relative_to(path.parent) if video.is_relative_to(path.parent) else video
         writer.writerow(
             [
-                shown.as_posix(),
+                _shown_path(record.path, path.parent),
                 "" if record.label < 0 else label_map.name_of(record.label),
                 "" if record.start is None else repr(record.start),
                 "" if record.end is None else repr(record.end),
@@ -107,6 +106,14 @@ def write_list(records: Sequence[VideoRecord], path: str | Path, label_map: Labe
         )
     atomic_write_text(path, buffer.getvalue())
     return path
+
+
+def _shown_path(video: Path, folder: Path) -> str:
+    """``video`` as a list line names it: relative to ``folder`` if inside it, a URL as is."""
+    if is_url(video):
+        return str(video)
+    video = Path(os.path.abspath(video))
+    return (video.relative_to(folder) if video.is_relative_to(folder) else video).as_posix()
 
 
 @releases_output_locks  # the output's lock ends with the call

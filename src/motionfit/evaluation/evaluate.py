@@ -21,16 +21,23 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from motionfit.data.records import LabelMap, VideoRecord
 from motionfit.errors import DataError
 from motionfit.evaluation.diagnose import caveat, diagnostic_scores, reading
-from motionfit.evaluation.inference import ViewPredictions, num_views, predict_views
-from motionfit.evaluation.metrics import EvalMetrics, compute_metrics
-from motionfit.evaluation.plots import confusion_figure, save_png
+from motionfit.evaluation.inference import (
+    ViewPredictions,
+    load_run_model,
+    num_views,
+    predict_views,
+)
 from motionfit.run import LoadedRun, RunPaths
+
+if TYPE_CHECKING:
+    from motionfit.evaluation.metrics import EvalMetrics
 
 EVAL_DIR = "eval"
 METRICS_JSON = "metrics.json"
@@ -100,18 +107,26 @@ def evaluate_run(
     num_workers: int | None = None,
     data_name: str = "",
     diagnose: bool | None = None,
+    devices: int = 1,
 ) -> dict[str, Any]:
     """Multi-view test of ``run`` on ``records`` (labels = ids of ``run.labels``; see
     :func:`align_labels`): softmax averaged over ``clips`` uniform clips x ``crops`` crops per
     video. ``None`` arguments take the run's ``eval.clips``, ``eval.crops``,
     ``eval.batch_size`` and ``data.num_workers``; ``out_dir`` defaults to :func:`eval_dir`.
     ``diagnose`` (default ``eval.diagnose``) adds the motion-reliance diagnostics
-    (:mod:`motionfit.evaluation.diagnose`) under ``"diagnostics"``.
+    (:mod:`motionfit.evaluation.diagnose`) under ``"diagnostics"``. ``devices`` > 1 scores the
+    videos on that many devices (GPUs, else CPU processes; each loads the run's weights) with
+    the same result.
 
     Writes the files listed in the module docstring and returns the ``metrics.json`` dict.
     Unreadable videos are left out and listed under ``unreadable``; a DataError if none can
     be read.
     """
+    # imported here: the processes of --devices import this package and need neither
+    # (torchmetrics imports transformers: seconds per process)
+    from motionfit.evaluation.metrics import compute_metrics
+    from motionfit.evaluation.plots import confusion_figure, save_png
+
     bad = next((r for r in records if not 0 <= r.label < len(run.labels)), None)
     if bad is not None:
         raise DataError(
@@ -131,6 +146,8 @@ def evaluate_run(
         batch_size=cfg.eval.batch_size if batch_size is None else batch_size,
         num_workers=cfg.data.num_workers if num_workers is None else num_workers,
         diagnose=diagnose,
+        devices=devices,
+        model_source=partial(load_run_model, run.weights),
     )
     if not predictions.records:
         first = predictions.failed[0][1] if predictions.failed else "no videos"

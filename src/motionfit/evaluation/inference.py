@@ -3,22 +3,27 @@
 Shared by ``evaluate`` (labeled test sets) and ``predict`` (unlabeled files and windows). Each
 video gives ``views = clips x crops`` clips (the dataset's eval mode); the model scores every
 view, and a video's probabilities are the mean of its views' softmax. Unreadable videos are
-set aside with their reason instead of stopping the run.
+set aside with their reason instead of stopping the run. With ``devices`` > 1 the batches are
+dealt to several devices (:mod:`motionfit.devices`) and gathered back in input order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from motionfit.config import Config
 from motionfit.data.dataset import VideoClipDataset, collate_clips, worker_init_fn
 from motionfit.data.records import VideoRecord
 from motionfit.data.transforms import VideoNormalize
+from motionfit.devices import ModelSource, Shard, inference_devices, make_shards, run_shards
 from motionfit.errors import ConfigError, VideoDecodeError
 from motionfit.evaluation.diagnose import DIAGNOSTICS, diagnostic_views
 from motionfit.progress import progress_bar
@@ -62,12 +67,14 @@ def check_views(clips: int, crops: int) -> None:
         raise ConfigError(f"--crops must be 1 or 3 (config key 'eval.crops'), got {crops}")
 
 
-def default_device() -> torch.device:
-    """The first CUDA device when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def load_run_model(weights: Path) -> torch.nn.Module:
+    """The model of the run ``weights`` belong to (how each device's process loads a run's
+    model: :func:`motionfit.run.load_run`)."""
+    from motionfit.run import load_run
+
+    return load_run(weights).model
 
 
-@torch.inference_mode()
 def predict_views(
     model: torch.nn.Module,
     config: Config,
@@ -79,6 +86,8 @@ def predict_views(
     num_workers: int = 0,
     device: torch.device | str | None = None,
     diagnose: bool = False,
+    devices: int = 1,
+    model_source: ModelSource | None = None,
 ) -> ViewPredictions:
     """Score ``records`` with ``model`` through the eval pipeline of ``config`` (sampling,
     resize, centre or 3 crops, normalization).
@@ -88,10 +97,61 @@ def predict_views(
 
     ``batch_size`` counts clips, as ``eval.batch_size`` does: a batch holds
     ``max(1, batch_size // views)`` videos. The model is moved to ``device`` (default
-    :func:`default_device`) and put in eval mode.
+    :func:`~motionfit.devices.default_device`) and put in eval mode.
+
+    ``devices`` > 1 deals the batches to that many devices of ``device``'s kind, one process
+    each (:mod:`motionfit.devices`; ``num_workers`` decoding processes each), and gathers the
+    same probabilities in input order; each process gets its model from ``model_source``
+    (e.g. ``partial(load_run_model, weights)``; default: ``model``, copied through shared
+    memory).
     """
     check_views(clips, crops)
-    device = torch.device(device) if device is not None else default_device()
+    views = num_views(config, clips, crops)
+    per_batch = max(1, batch_size // views)
+    shards = make_shards(inference_devices(devices, device), len(records), per_batch)
+    source = model if len(shards) == 1 or model_source is None else model_source
+    task = partial(
+        _score_shard, source, config, list(records), clips, crops, per_batch, num_workers, diagnose
+    )
+    gathered = _Gathered()
+    with progress_bar("scoring videos", unit="videos") as bar:
+        progress = bar.add_task("scoring videos", total=len(records))
+
+        def receive(scored: ScoredBatch) -> None:
+            gathered.add(scored)
+            bar.advance(progress, len(scored.index) + len(scored.failed))
+
+        run_shards(task, shards, receive)
+    return gathered.predictions(records, views, _num_classes(model))
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """What one device sends per batch: ``index`` of the readable videos, their softmax per
+    view ``[B, V, K]`` (None when none was readable), the diagnostic video probabilities
+    ``{name: [B, K]}`` and ``(index, reason)`` of the unreadable ones."""
+
+    index: list[int]
+    view_probs: np.ndarray | None
+    diagnostic: dict[str, np.ndarray]
+    failed: list[tuple[int, str]]
+
+
+@torch.inference_mode()
+def _score_shard(
+    source: ModelSource,
+    config: Config,
+    records: list[VideoRecord],
+    clips: int,
+    crops: int,
+    per_batch: int,
+    num_workers: int,
+    diagnose: bool,
+    shard: Shard,
+    send: Callable[[ScoredBatch], None],
+) -> None:
+    """Score the videos of ``shard`` (indices into ``records``), one :class:`ScoredBatch` per
+    batch of ``per_batch`` videos."""
     dataset = VideoClipDataset(
         records,
         mode="eval",
@@ -103,49 +163,73 @@ def predict_views(
         decoder=config.data.decoder,
         bad_files="error",
     )
-    views = num_views(config, clips, crops)
     loader = DataLoader(
-        _ReadableOrReason(dataset),
-        batch_size=max(1, batch_size // views),
+        Subset(_ReadableOrReason(dataset), shard.indices),  # items keep their input index
+        batch_size=per_batch,
         num_workers=num_workers,
         collate_fn=collate_views,
         worker_init_fn=worker_init_fn if num_workers else None,
     )
+    device = shard.device
+    model = source if isinstance(source, torch.nn.Module) else source()
     normalize = VideoNormalize.from_config(config.augment).to(device)
     model.eval().to(device)
-    read: list[int] = []
-    chunks: list[torch.Tensor] = []
-    diagnostic_chunks: dict[str, list[torch.Tensor]] = {name: [] for name in DIAGNOSTICS}
-    failed: list[tuple[VideoRecord, str]] = []
 
     def video_probs(video: torch.Tensor) -> torch.Tensor:
         logits = model(normalize(video.flatten(0, 1)))
         return logits.float().softmax(dim=-1).view(*video.shape[:2], -1).cpu()
 
-    with progress_bar("scoring videos", unit="videos") as bar:
-        task = bar.add_task("scoring videos", total=len(records))
-        for batch in loader:
-            failed.extend((records[i], reason) for i, reason in batch["failed"])
-            if batch["video"] is not None:
-                video = batch["video"].to(device, non_blocking=True)  # [B, V, C, T, S, S]
-                chunks.append(video_probs(video))
-                if diagnose:
-                    altered = diagnostic_views(video, batch["index"], config.train.seed)
-                    for name, views_of_name in altered.items():
-                        diagnostic_chunks[name].append(video_probs(views_of_name).mean(dim=1))
-                read.extend(batch["index"])
-            bar.advance(task, len(batch["index"]) + len(batch["failed"]))
-    num_classes = _num_classes(model)
-    view_probs = torch.cat(chunks) if chunks else torch.zeros(0, views, num_classes)
-    return ViewPredictions(
-        records=[records[i] for i in read],
-        view_probs=view_probs,
-        video_probs=view_probs.mean(dim=1),
-        failed=failed,
-        diagnostic_probs={
-            name: torch.cat(found) for name, found in diagnostic_chunks.items() if found
-        },
-    )
+    for batch in loader:
+        probs, diagnostic = None, {}
+        if batch["video"] is not None:
+            video = batch["video"].to(device, non_blocking=True)  # [B, V, C, T, S, S]
+            probs = video_probs(video).numpy()
+            if diagnose:
+                altered = diagnostic_views(video, batch["index"], config.train.seed)
+                diagnostic = {
+                    name: video_probs(views_of_name).mean(dim=1).numpy()
+                    for name, views_of_name in altered.items()
+                }
+        send(ScoredBatch(batch["index"], probs, diagnostic, batch["failed"]))
+
+
+class _Gathered:
+    """The batches of every device, put back in input order."""
+
+    def __init__(self) -> None:
+        self.view_probs: dict[int, np.ndarray] = {}
+        self.diagnostic: dict[str, dict[int, np.ndarray]] = {name: {} for name in DIAGNOSTICS}
+        self.failed: dict[int, str] = {}
+
+    def add(self, scored: ScoredBatch) -> None:
+        """Keep one batch's results under their input indices."""
+        self.failed.update(scored.failed)
+        if scored.view_probs is not None:
+            self.view_probs.update(zip(scored.index, scored.view_probs, strict=True))
+        for name, probs in scored.diagnostic.items():
+            self.diagnostic[name].update(zip(scored.index, probs, strict=True))
+
+    def predictions(
+        self, records: Sequence[VideoRecord], views: int, num_classes: int
+    ) -> ViewPredictions:
+        """Everything gathered as :class:`ViewPredictions` (readable videos in input order)."""
+        read = sorted(self.view_probs)
+        view_probs = (
+            torch.from_numpy(np.stack([self.view_probs[i] for i in read]))
+            if read
+            else torch.zeros(0, views, num_classes)
+        )
+        return ViewPredictions(
+            records=[records[i] for i in read],
+            view_probs=view_probs,
+            video_probs=view_probs.mean(dim=1),
+            failed=[(records[i], self.failed[i]) for i in sorted(self.failed)],
+            diagnostic_probs={
+                name: torch.from_numpy(np.stack([found[i] for i in read]))
+                for name, found in self.diagnostic.items()
+                if found
+            },
+        )
 
 
 class _ReadableOrReason(Dataset):

@@ -18,15 +18,21 @@ video (exit 143 or 130); the same command then finishes it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from safetensors.torch import save
 
 from motionfit.atomic import atomic_write_bytes
 from motionfit.config import Config, dump_config, load_config
 from motionfit.data.dataset import VideoClipDataset
+from motionfit.data.records import VideoRecord
 from motionfit.data.transforms import VideoNormalize
+from motionfit.devices import ModelSource, Shard, inference_devices, make_shards, run_shards
 from motionfit.errors import ConfigError, DataError, ModelError
 from motionfit.features.cache import CONFIG_FILE, META_FILE, CacheRow, FeatureCache
 from motionfit.models.build import build_model_from_config
@@ -94,13 +100,15 @@ def extract_features(
     echo: bool = False,
     force: bool = False,
     inputs: list[str | None] | None = None,
+    devices: int = 1,
 ) -> FeatureCache:
     """Cache the frozen backbone's tokens of every training view and validation view in
     ``out`` (see :mod:`motionfit.features.cache`); an existing cache of the same settings is
     completed, not redone. ``on_video(done, total)`` is called after each video; the weights'
     load report is saved in ``out`` (and printed with ``echo``). ``out`` must be new, empty or
     a feature folder (else ``force``), and never lie inside or hold the data or ``inputs``
-    (e.g. the run directory the weights come from)."""
+    (e.g. the run directory the weights come from). ``devices`` > 1 spreads the videos over that
+    many devices (GPUs, else CPU processes): the same cache, written by this process only."""
     if train_views < 1 or dtype not in DTYPES:
         raise ConfigError(f"--views must be >= 1 and --dtype one of {', '.join(DTYPES)}")
     if config.data.repeated_augmentation != 1:
@@ -136,7 +144,8 @@ def extract_features(
     top = model.num_layers + 1
     backbone = {k: v.contiguous() for k, v in model.state_dict().items() if model.layer_id(k) < top}
     atomic_write_bytes(cache.backbone_path, save(backbone))
-    _fill(cache, model, datamodule, config, on_video)
+    rebuild = partial(_backbone, config, len(labels), weights)
+    _fill(cache, model, datamodule, config, on_video, devices, rebuild)
     return cache
 
 
@@ -183,25 +192,94 @@ def _open_or_create(
     return FeatureCache.create(out, settings, rows)
 
 
+@dataclass(frozen=True)
+class _Video:
+    """One video with views still to cache: its position ``video`` in the ``split``'s records,
+    its number of views and the ``todo`` view numbers."""
+
+    split: str
+    video: int
+    count: int
+    todo: tuple[int, ...]
+
+
 def _fill(
     cache: FeatureCache,
     model: TokenPoolingClassifier,
     datamodule: VideoDataModule,
     config: Config,
     on_video: Callable[[int, int], None] | None,
+    devices: int,
+    rebuild: Callable[[], TokenPoolingClassifier],
 ) -> None:
-    common = datamodule.dataset_options()
+    """Cache the pending views, spread over ``devices`` (each process builds the backbone
+    with ``rebuild``); only this process writes the cache, a video at a time."""
+    pending = set(cache.pending())
+    videos = [(s, rows) for s in ("train", "val") for rows in cache.split_rows(s, left_out=True)]
+    work = [rows for _, rows in videos if any(r in pending for r in rows)]
+    units = [
+        _Video(
+            cache.rows[rows[0]].split,
+            cache.rows[rows[0]].video,
+            len(rows),
+            tuple(cache.rows[r].view for r in rows if r in pending),
+        )
+        for rows in work
+    ]
+    shards = make_shards(inference_devices(devices), len(units))
+    source: ModelSource = model if len(shards) == 1 else rebuild
+    datasets = partial(
+        _datasets,
+        datamodule.train_records,
+        datamodule.val_records,
+        datamodule.flip_map,
+        datamodule.dataset_options(),
+        config,
+    )
+    task = partial(_extract_shard, source, datasets, config, cache.meta["dtype"], units)
+    done = len(videos) - len(units)  # complete before this call
+    stop = StopRequest()
+
+    def receive(result: tuple[int, np.ndarray | str, list[int]]) -> None:
+        nonlocal done
+        number, tokens, labels = result
+        rows = work[number]
+        if isinstance(tokens, str):
+            cache.leave_out(rows, tokens)
+        else:
+            cache.write([r for r in rows if r in pending], tokens, labels)
+        done += 1
+        if on_video is not None:
+            on_video(done, len(videos))
+        stop.raise_if_pending(
+            f"after {done} of {len(videos)} videos; run the same command again to "
+            f"finish {cache.root}"
+        )
+
+    with stop.installed():
+        if on_video is not None:
+            for number in range(1, done + 1):
+                on_video(number, len(videos))
+        run_shards(task, shards, receive)
+
+
+def _datasets(
+    train: list[VideoRecord],
+    val: list[VideoRecord],
+    flip_map: dict[int, int],
+    common: dict[str, Any],
+    config: Config,
+) -> dict[str, VideoClipDataset]:
+    """The train and val datasets of the cache's views (an unreadable video is left out,
+    never another video's clips in its place). Each process makes its own: a dataset's epoch
+    lives in shared memory, which a copy would share."""
     val_clips, val_crops = config.eval.validation_views()
-    datasets = {  # an unreadable video is left out, never another video's clips in its place
+    return {
         "train": VideoClipDataset(
-            datamodule.train_records,
-            mode="train",
-            flip_map=datamodule.flip_map,
-            leave_out_bad=True,
-            **common,
+            train, mode="train", flip_map=flip_map, leave_out_bad=True, **common
         ),
         "val": VideoClipDataset(
-            datamodule.val_records,
+            val,
             mode="eval",
             num_clips=val_clips,
             crops=val_crops,
@@ -210,30 +288,36 @@ def _fill(
             **common,
         ),
     }
-    normalize = VideoNormalize.from_config(config.augment)
-    pending = set(cache.pending())
-    videos = [(s, rows) for s in ("train", "val") for rows in cache.split_rows(s, left_out=True)]
-    stop = StopRequest()
-    with stop.installed():
-        for number, (split, rows) in enumerate(videos, start=1):
-            todo = [r for r in rows if r in pending]
-            if todo:
-                clips, labels = _views(datasets[split], cache.rows[rows[0]].video, split, len(rows))
-                if isinstance(clips, str):
-                    cache.leave_out(rows, clips)
-                else:
-                    views = [cache.rows[r].view for r in todo]
-                    batch = normalize(clips[views])
-                    with torch.no_grad():
-                        chunks = batch.split(config.eval.batch_size)
-                        tokens = torch.cat([model.forward_tokens(chunk) for chunk in chunks])
-                    cache.write(todo, tokens.float().numpy(), [labels[v] for v in views])
-            if on_video is not None:
-                on_video(number, len(videos))
-            stop.raise_if_pending(
-                f"after {number} of {len(videos)} videos; run the same command again to "
-                f"finish {cache.root}"
-            )
+
+
+@torch.no_grad()
+def _extract_shard(
+    source: ModelSource,
+    make_datasets: Callable[[], dict[str, VideoClipDataset]],
+    config: Config,
+    dtype: str,
+    units: list[_Video],
+    shard: Shard,
+    send: Callable[[tuple[int, np.ndarray | str, list[int]]], None],
+) -> None:
+    """The tokens of the ``todo`` views of each video of ``shard`` (indices into ``units``),
+    sent as ``(index, tokens in dtype, labels)``, or ``(index, reason, [])`` for a video that
+    cannot be read."""
+    model = source if isinstance(source, torch.nn.Module) else source()
+    assert isinstance(model, TokenPoolingClassifier)  # what _backbone builds
+    model.eval().to(shard.device)
+    normalize = VideoNormalize.from_config(config.augment).to(shard.device)
+    datasets = make_datasets()
+    for number in shard.indices:
+        unit = units[number]
+        clips, labels = _views(datasets[unit.split], unit.video, unit.split, unit.count)
+        if isinstance(clips, str):
+            send((number, clips, []))
+            continue
+        batch = normalize(clips[list(unit.todo)].to(shard.device))
+        chunks = batch.split(config.eval.batch_size)
+        tokens = torch.cat([model.forward_tokens(chunk) for chunk in chunks])
+        send((number, tokens.float().cpu().numpy().astype(dtype), [labels[v] for v in unit.todo]))
 
 
 def _views(

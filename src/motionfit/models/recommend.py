@@ -7,8 +7,14 @@ a CNN baseline. Memory figures are rules of thumb (estimates, easily off by +-50
 
 - activations: ~0.012 GB per forward GFLOP of one clip, with bf16 mixed precision and no
   activation checkpointing (GFLOPs from the model cards, scaled linearly with clip length);
-- weights, gradients and AdamW moments in fp32: 16 bytes per parameter;
+- weights, gradients and AdamW moments in fp32: 16 bytes per parameter, divided over the GPUs
+  under FSDP (``train.strategy=fsdp`` shards all three);
+- activation checkpointing (``train.grad_checkpointing``) keeps about a quarter of the
+  activations (the blocks' inputs; each block's inside is recomputed in the backward pass);
 - ~1 GB of CUDA context and workspace; plan to use 90% of the GPU.
+
+When the chosen model does not fit :data:`MIN_BATCH` clips per GPU, the advice adds activation
+checkpointing, then FSDP over the stated GPUs, then both, and says what each costs.
 """
 
 from __future__ import annotations
@@ -44,6 +50,33 @@ ASSUMED_CLASSES = 10  # classes assumed for the per-class thresholds when the co
 MIN_CLASSES = 2  # a classifier needs two classes at least
 INFERENCE_STATE_BYTES_PER_PARAM = 4  # fp32 weights only: no gradients, no optimizer state
 INFERENCE_ACTIVATION_FRACTION = 0.1  # no activations kept for a backward pass (rule of thumb)
+CHECKPOINTED_ACTIVATION_FRACTION = 0.25  # block inputs only (rule of thumb)
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """How a model trains within the memory of each GPU.
+
+    Attributes:
+        batch: clips per GPU that fit (estimate; 0 = none).
+        fsdp: shard weights, gradients and optimizer state over the GPUs (``train.strategy``).
+        checkpointing: recompute activations in the backward pass (``train.grad_checkpointing``).
+        memory_gb: estimated memory per GPU at ``batch``.
+    """
+
+    batch: int
+    fsdp: bool = False
+    checkpointing: bool = False
+    memory_gb: float = 0.0
+
+    def describe(self, gpus: int) -> str:
+        """What the fit needs, in words (empty for plain data-parallel training)."""
+        parts = []
+        if self.fsdp:
+            parts.append(f"FSDP over {gpus} GPUs (weights, gradients and AdamW state sharded)")
+        if self.checkpointing:
+            parts.append("activation checkpointing (~30% more compute)")
+        return " and ".join(parts)
 
 
 def family_order(priority: str) -> list[str]:
@@ -79,6 +112,9 @@ class Recommendation:
             features), ``lora`` (low-rank adapters) or ``full`` fine-tuning.
         alternative: for ``probe``/``lora``, why and with which backbone (else empty).
         alternative_commands: the command lines of that alternative.
+        fsdp: the model fits only sharded over ``gpus`` GPUs (``train.strategy=fsdp``).
+        grad_checkpointing: the model fits only with activation checkpointing.
+        gpus: the GPUs the advice is for.
     """
 
     model: str
@@ -95,6 +131,9 @@ class Recommendation:
     adaptation: Adaptation = "full"
     alternative: str = ""
     alternative_commands: tuple[str, ...] = ()
+    fsdp: bool = False
+    grad_checkpointing: bool = False
+    gpus: int = 1
 
 
 def clip_memory_gb(card: ModelCard, frames: int) -> float:
@@ -109,8 +148,34 @@ def static_memory_gb(card: ModelCard) -> float:
 
 def max_batch(card: ModelCard, frames: int, gpu_memory_gb: float) -> int:
     """The largest batch that fits in ``gpu_memory_gb`` by the rules of thumb (0 = none)."""
-    free = gpu_memory_gb * USABLE_FRACTION - static_memory_gb(card)
-    return max(0, math.floor(free / clip_memory_gb(card, frames)))
+    return memory_fit(card, frames, gpu_memory_gb, gpus=1, escalate=False).batch
+
+
+def memory_fit(
+    card: ModelCard, frames: int, gpu_memory_gb: float, gpus: int = 1, escalate: bool = True
+) -> MemoryFit:
+    """The cheapest way ``card`` trains ``frames``-frame clips on ``gpus`` GPUs of
+    ``gpu_memory_gb`` with :data:`MIN_BATCH` clips per GPU: plain, then (``escalate``) with
+    activation checkpointing (where the family has it), FSDP (more than one GPU), both. The
+    last tried is returned when none fits."""
+    checkpointable = get_family(card.family).capabilities.grad_checkpointing
+    options = [(False, False)]
+    if escalate:
+        options += [(False, True)] if checkpointable else []
+        options += [(True, False), (True, True)] if gpus > 1 else []
+    fit = MemoryFit(0)
+    for fsdp, checkpointing in options:
+        static = OVERHEAD_GB + card.params_m * 1e6 * STATE_BYTES_PER_PARAM / 1e9 / (
+            gpus if fsdp else 1
+        )
+        clip = clip_memory_gb(card, frames) * (
+            CHECKPOINTED_ACTIVATION_FRACTION if checkpointing else 1.0
+        )
+        batch = max(0, math.floor((gpu_memory_gb * USABLE_FRACTION - static) / clip))
+        fit = MemoryFit(batch, fsdp, checkpointing, static + max(batch, 1) * clip)
+        if batch >= MIN_BATCH:
+            break
+    return fit
 
 
 def recommend(
@@ -121,9 +186,12 @@ def recommend(
     data: str = "DATA",
     cards: list[ModelCard] | None = None,
     classes: int | None = None,
+    gpus: int = 1,
 ) -> Recommendation:
-    """Pick a model for ``labeled_videos`` labeled clips at ``frames`` frames on a GPU with
-    ``gpu_memory_gb`` GB, favouring ``priority``; ``data`` goes into the train command.
+    """Pick a model for ``labeled_videos`` labeled clips at ``frames`` frames on ``gpus`` GPUs
+    with ``gpu_memory_gb`` GB each, favouring ``priority``; ``data`` goes into the train
+    command. A model that fits only with activation checkpointing or FSDP (see
+    :func:`memory_fit`) gets them in its command, with a note.
 
     With few labeled videos per class (``labeled_videos / classes``; without ``classes``,
     :data:`ASSUMED_CLASSES` classes are assumed and the advice says so) it also proposes a
@@ -131,8 +199,8 @@ def recommend(
     fits. ``classes`` must be at least 2 and at most ``labeled_videos``."""
     if priority not in PRIORITIES:
         raise ModelError(f"priority must be one of {', '.join(PRIORITIES)}, got '{priority}'")
-    if labeled_videos < 1 or frames < 1 or gpu_memory_gb <= 0:
-        raise ModelError("labeled videos, frames and GPU memory must be positive")
+    if labeled_videos < 1 or frames < 1 or gpu_memory_gb <= 0 or gpus < 1:
+        raise ModelError("labeled videos, frames, GPU memory and GPUs must be positive")
     if classes is not None and not MIN_CLASSES <= classes <= labeled_videos:
         raise ModelError(
             f"classes must be between {MIN_CLASSES} and the number of labeled videos "
@@ -146,8 +214,18 @@ def recommend(
         raise ModelError("no full-size model is registered")
     # fine-tuning beats random init: models without weights only when none with weights exists
     candidates = [c for c in candidates if c.pretrained] or candidates
-    card, clip_frames, batch = _choose(candidates, labeled_videos, frames, gpu_memory_gb, priority)
+    card, clip_frames, fit = _choose(
+        candidates, labeled_videos, frames, gpu_memory_gb, priority, gpus
+    )
+    batch = fit.batch
     notes = []
+    if fit.fsdp or fit.checkpointing:
+        plain = static_memory_gb(card) + MIN_BATCH * clip_memory_gb(card, clip_frames)
+        notes.append(
+            f"{card.name} needs ~{plain:.0f} GB per GPU for {MIN_BATCH} clips of {clip_frames} "
+            f"frames as it is; with {fit.describe(gpus)} ~{fit.memory_gb:.0f} GB at batch "
+            f"{batch} per GPU"
+        )
     if batch < MIN_BATCH:
         notes.append(
             f"{card.name} does not fit {MIN_BATCH} clips in {gpu_memory_gb:g} GB even by the "
@@ -164,9 +242,9 @@ def recommend(
         notes.append(_scarcity_note(card, labeled_videos, pretrain_first))
     recipe = _recipe_config(card)
     target = recipe.train.batch_size if recipe is not None else DEFAULT_BATCH
-    accumulate = max(1, math.ceil(target / batch))
+    accumulate = max(1, math.ceil(target / (batch * gpus)))
     batch = min(batch, target)
-    memory = static_memory_gb(card) + batch * clip_memory_gb(card, clip_frames)
+    memory = memory_fit_at(card, clip_frames, fit, gpus, batch)
     per_class = labeled_videos / (classes if classes is not None else ASSUMED_CLASSES)
     adaptation, alternative, alt_commands = _small_data_plan(
         frozen, per_class, gpu_memory_gb, data, assumed=classes is None
@@ -182,11 +260,27 @@ def recommend(
         memory_gb=round(memory, 1),
         reason=_reason(card, candidates, priority, labeled_videos),
         notes=tuple(notes),
-        commands=_commands(card, recipe, clip_frames, batch, accumulate, data, pretrain_first),
+        commands=_commands(
+            card, recipe, clip_frames, batch, accumulate, data, pretrain_first, fit, gpus
+        ),
         adaptation=adaptation,
         alternative=alternative,
         alternative_commands=alt_commands,
+        fsdp=fit.fsdp,
+        grad_checkpointing=fit.checkpointing,
+        gpus=gpus,
     )
+
+
+def memory_fit_at(card: ModelCard, frames: int, fit: MemoryFit, gpus: int, batch: int) -> float:
+    """Estimated memory per GPU of ``card`` trained as ``fit`` says at ``batch`` clips."""
+    static = OVERHEAD_GB + card.params_m * 1e6 * STATE_BYTES_PER_PARAM / 1e9 / (
+        gpus if fit.fsdp else 1
+    )
+    clip = clip_memory_gb(card, frames) * (
+        CHECKPOINTED_ACTIVATION_FRACTION if fit.checkpointing else 1.0
+    )
+    return static + batch * clip
 
 
 def format_recommendation(rec: Recommendation) -> str:
@@ -264,23 +358,34 @@ def _small_data_plan(
 
 
 def _choose(
-    cards: list[ModelCard], labeled: int, frames: int, gpu_gb: float, priority: Priority
-) -> tuple[ModelCard, int, int]:
-    """The first family in priority order with a model that fits; in it the largest model
-    (accuracy) or the smallest (speed, stability). Falls back to the smallest model overall."""
+    cards: list[ModelCard],
+    labeled: int,
+    frames: int,
+    gpu_gb: float,
+    priority: Priority,
+    gpus: int,
+) -> tuple[ModelCard, int, MemoryFit]:
+    """The first family in priority order with a model that fits (with checkpointing or FSDP
+    if need be); in it the largest model (accuracy) or the cheapest (speed: fewest GFLOPs;
+    stability: fewest parameters). Falls back to the smallest model overall."""
     for family in family_order(priority):
         members = [c for c in cards if c.family == family]
         if labeled < LARGE_MODEL_VIDEOS:
             members = [c for c in members if c.params_m <= LARGE_MODEL_PARAMS_M]
-        members.sort(key=lambda c: c.params_m, reverse=priority == "accuracy")
+        if priority == "accuracy":
+            members.sort(key=lambda c: (c.params_m, c.gflops), reverse=True)
+        elif priority == "speed":
+            members.sort(key=lambda c: (c.gflops, c.params_m))
+        else:
+            members.sort(key=lambda c: (c.params_m, c.gflops))
         for card in members:
             clip_frames = _round_up(frames, card.frame_multiple)
-            batch = max_batch(card, clip_frames, gpu_gb)
-            if batch >= MIN_BATCH:
-                return card, clip_frames, batch
+            fit = memory_fit(card, clip_frames, gpu_gb, gpus)
+            if fit.batch >= MIN_BATCH:
+                return card, clip_frames, fit
     card = min(cards, key=lambda c: static_memory_gb(c) + clip_memory_gb(c, frames))
     clip_frames = _round_up(frames, card.frame_multiple)
-    return card, clip_frames, max_batch(card, clip_frames, gpu_gb)
+    return card, clip_frames, memory_fit(card, clip_frames, gpu_gb, gpus)
 
 
 def _reason(card: ModelCard, cards: list[ModelCard], priority: Priority, labeled: int) -> str:
@@ -328,10 +433,17 @@ def _commands(
     accumulate: int,
     data: str,
     pretrain_first: bool,
+    fit: MemoryFit,
+    gpus: int,
 ) -> tuple[str, ...]:
     """The command lines: the recipe with exactly the overrides that make it train ``card`` at
-    its stated frames and size, from its own weights, at the batch that fits."""
+    its stated frames and size, from its own weights, at the batch that fits (with FSDP over
+    ``gpus`` devices and activation checkpointing where ``fit`` needs them)."""
     sets = _overrides(card, recipe_config, frames, batch, accumulate)
+    if fit.fsdp:
+        sets += ["train.strategy=fsdp", f"train.devices={gpus}"]
+    if fit.checkpointing:
+        sets.append("train.grad_checkpointing=true")
     config = f" --config {card.recipe}" if recipe_config is not None else ""
     run = f"runs/{card.name}"
     if not pretrain_first:

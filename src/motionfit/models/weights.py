@@ -157,7 +157,8 @@ def report_load(report: LoadReport, folder: str | Path, echo: bool = True) -> li
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a ``.pt``/``.pth``/``.bin`` (weights only) or ``.safetensors`` state dict.
 
-    A checkpoint dict with a ``state_dict`` or ``model`` entry is unwrapped.
+    A checkpoint dict with a ``state_dict``, ``model`` or ``model_state`` (PyTorchVideo's and
+    PySlowFast's ``.pyth``) entry is unwrapped.
     """
     path = Path(path)
     if path.is_dir():
@@ -177,7 +178,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt file, pickle with code, wrong format
         raise ModelError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from exc
-    for key in ("state_dict", "model", "module"):
+    for key in ("state_dict", "model", "module", "model_state"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

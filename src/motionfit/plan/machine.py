@@ -23,29 +23,36 @@ TIMED_CLIPS = 6  # training clips decoded and transformed to time the data
 
 @dataclass(frozen=True)
 class Machine:
-    """Where the run will train: CPU cores, and the GPU (None: no GPU)."""
+    """Where the run will train: CPU cores, and the GPU (None: no GPU) and how many of them."""
 
     cpus: int
     gpu_name: str | None
     gpu_memory_gb: float | None
+    gpus: int = 1
 
     @classmethod
-    def here(cls, gpu_memory_gb: float | None = None, cpu: bool = False) -> Machine:
-        """This machine; ``gpu_memory_gb`` plans for a GPU of that size (for a machine other
-        than this one), ``cpu`` for this machine's CPU even when it has a GPU."""
+    def here(
+        cls, gpu_memory_gb: float | None = None, cpu: bool = False, gpus: int | None = None
+    ) -> Machine:
+        """This machine; ``gpu_memory_gb`` (and ``gpus``, default 1) plans for GPUs of that
+        size (for a machine other than this one), ``cpu`` for this machine's CPU even when it
+        has GPUs; else this machine's GPUs (``gpus`` of them, default all)."""
         cpus = os.cpu_count() or 1
         if cpu:
             return cls(cpus, None, None)
         if gpu_memory_gb is not None:
-            return cls(cpus, "a GPU (--gpu-memory)", gpu_memory_gb)
+            return cls(cpus, "a GPU (--gpu-memory)", gpu_memory_gb, gpus or 1)
         if torch.cuda.is_available():
             props = torch.cuda.get_device_properties(0)
-            return cls(cpus, props.name, round(props.total_memory / 2**30, 1))
+            count = gpus or torch.cuda.device_count()
+            return cls(cpus, props.name, round(props.total_memory / 2**30, 1), count)
         return cls(cpus, None, None)
 
     def describe(self) -> str:
         """One line for the plan's header."""
         gpu = f"{self.gpu_name}, {self.gpu_memory_gb:g} GB" if self.gpu_name else "no GPU"
+        if self.gpu_name and self.gpus > 1:
+            gpu = f"{self.gpus} x {gpu}"
         return f"{self.cpus} CPU cores, {gpu}"
 
 

@@ -30,6 +30,7 @@ from motionfit.models.data_config import resolve_model_defaults
 from motionfit.models.recommend import (
     LORA_VIDEOS_PER_CLASS,
     PROBE_VIDEOS_PER_CLASS,
+    Recommendation,
     recommend,
 )
 from motionfit.models.registry import get_spec
@@ -103,11 +104,14 @@ def make_plan(
     ``epoch_timer(config, steps_per_epoch, val_videos)`` measures an epoch's seconds of a
     planned config on this machine (a CPU plan; without it the length follows the step target
     alone)."""
-    name = model or _model_for(data, machine)
+    rec = None if model or machine.gpu_memory_gb is None else _recommendation(data, machine)
+    name = model or (rec.model if rec is not None else CPU_MODEL)
     spec = get_spec(name)
     plan = Plan(recipe=spec.recipe or "demo")
     plan.set("data.source", source, "the data this plan was read from")
     _model_settings(plan, data, machine, name, model is not None)
+    if rec is not None:
+        _memory_settings(plan, rec, machine)
     _clip_settings(plan, data, machine)
     _flip_settings(plan, data)
     _balance_settings(plan, data)
@@ -126,18 +130,29 @@ def make_plan(
 # model
 
 
-def _model_for(data: DataFingerprint, machine: Machine) -> str:
-    """A motion CNN on a CPU; on a GPU, ``recommend``'s choice for this much data."""
-    if machine.gpu_memory_gb is None:
-        return CPU_MODEL
-    rec = recommend(
+def _recommendation(data: DataFingerprint, machine: Machine) -> Recommendation:
+    """``recommend``'s choice for this much data on the machine's GPUs."""
+    assert machine.gpu_memory_gb is not None
+    return recommend(
         data.readable,
         CPU_FRAMES,
         machine.gpu_memory_gb,
         "accuracy",
         classes=len(data.classes),
+        gpus=machine.gpus,
     )
-    return rec.model
+
+
+def _memory_settings(plan: Plan, rec: Recommendation, machine: Machine) -> None:
+    """FSDP and activation checkpointing where ``rec`` needs them to fit the GPUs."""
+    if rec.fsdp:
+        why = f"{rec.model} fits {rec.gpus} GPUs of {machine.gpu_memory_gb:g} GB only sharded"
+        plan.set("train.strategy", "fsdp", why)
+        plan.set("train.devices", rec.gpus, "every GPU, for FSDP")
+    if rec.grad_checkpointing:
+        plan.set(
+            "train.grad_checkpointing", True, f"{rec.model}'s activations do not fit otherwise"
+        )
 
 
 def _model_settings(

@@ -129,23 +129,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         map_location: Any | None = None,
         weights_only: bool | None = None,
     ) -> dict[str, Any]:
-        """Read a checkpoint with ``weights_only=True``; a file that holds anything else than
-        tensors and plain data, or is not a checkpoint, is a :class:`RunError`."""
+        """Read a checkpoint with ``weights_only=True`` (:func:`read_checkpoint`)."""
         del weights_only  # always True
-        try:
-            checkpoint = torch.load(path, map_location=map_location or "cpu", weights_only=True)
-        except FileNotFoundError:
-            raise RunError(f"checkpoint not found: {path}") from None
-        except pickle.UnpicklingError as exc:
-            raise RunError(
-                f"{path}: refused to load, it holds Python objects besides tensors "
-                "(checkpoints are read with weights_only=True)"
-            ) from exc
-        except (RuntimeError, EOFError, OSError) as exc:
-            raise RunError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from exc
-        if not isinstance(checkpoint, dict):
-            raise RunError(f"{path}: not a Lightning checkpoint")
-        return checkpoint
+        return read_checkpoint(path, map_location)
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
@@ -154,6 +140,30 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def read_checkpoint(
+    path: str | Path, map_location: Any | None = None, mmap: bool = False
+) -> dict[str, Any]:
+    """A Lightning checkpoint read with ``weights_only=True`` (``mmap``: tensors stay in the
+    file's pages, which the processes of one machine share); a file that holds anything else
+    than tensors and plain data, or is not a checkpoint, is a :class:`RunError`."""
+    try:
+        checkpoint = torch.load(
+            path, map_location=map_location or "cpu", weights_only=True, mmap=mmap
+        )
+    except FileNotFoundError:
+        raise RunError(f"checkpoint not found: {path}") from None
+    except pickle.UnpicklingError as exc:
+        raise RunError(
+            f"{path}: refused to load, it holds Python objects besides tensors "
+            "(checkpoints are read with weights_only=True)"
+        ) from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise RunError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from exc
+    if not isinstance(checkpoint, dict):
+        raise RunError(f"{path}: not a Lightning checkpoint")
+    return checkpoint
 
 
 class EpochPositionRecorder(L.Callback):

@@ -1,5 +1,6 @@
 """Optimizer parameter groups: decoupled weight decay, no decay on norms/biases/position
-embeddings/tokens, and layer-wise learning-rate decay."""
+embeddings/tokens, and layer-wise learning-rate decay (the same groups for a model that FSDP
+has wrapped: the wrappers' name segments are dropped before a name is looked up)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from motionfit.config import OptimConfig
+
+# name segments of the modules FSDP and activation checkpointing wrap a model's own in
+WRAPPER_SEGMENTS = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.")
 
 
 @runtime_checkable
@@ -42,14 +46,16 @@ def param_groups(
 
     A parameter at depth ``d`` (``model.layer_id``; 0 = embeddings, ``L + 1`` = head) gets
     ``lr * layer_decay ** (L + 1 - d)``; parameters in ``model.no_weight_decay()`` get no
-    weight decay. Each group records ``lr_scale`` so schedules can scale the peak LR.
+    weight decay. Each group records ``lr_scale`` so schedules can scale the peak LR. Names
+    are the model's own (:func:`original_name`), also inside FSDP's wrappers.
     """
     no_decay = model.no_weight_decay()
     top = model.num_layers + 1
     groups: dict[tuple[int, bool], dict] = {}
-    for name, param in model.named_parameters():
+    for wrapped, param in model.named_parameters():
         if not param.requires_grad:
             continue
+        name = original_name(wrapped)
         depth = model.layer_id(name) if layer_decay != 1.0 else top
         decays = name not in no_decay
         key = (depth, decays)
@@ -66,6 +72,14 @@ def param_groups(
         groups[key]["params"].append(param)
         groups[key]["names"].append(name)
     return [groups[key] for key in sorted(groups)]
+
+
+def original_name(name: str) -> str:
+    """A parameter's name in the unwrapped model: ``name`` without FSDP's and activation
+    checkpointing's wrapper segments (:data:`WRAPPER_SEGMENTS`)."""
+    for segment in WRAPPER_SEGMENTS:
+        name = name.replace(segment, "")
+    return name
 
 
 def build_optimizer(model: LayeredModel, cfg: OptimConfig, lr: float) -> torch.optim.Optimizer:

@@ -1,6 +1,7 @@
 """The Lightning Trainer of a run, built from its config: devices, precision, the checkpoint,
-metrics, stop and timing callbacks, loggers and atomic checkpoint IO; multi-node launches are
-checked before anything waits for nodes that never come."""
+metrics, stop and timing callbacks, loggers and atomic checkpoint IO (``train.strategy=fsdp``:
+:mod:`motionfit.train.fsdp`); multi-node launches are checked before anything waits for nodes
+that never come."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from motionfit.train.callbacks import (
     RunCheckpoint,
     SigtermCheckpoint,
 )
+from motionfit.train.fsdp import ShardedGradClip, fsdp_strategy
 from motionfit.train.loggers import build_loggers
 from motionfit.train.summary import ParameterSummary
 from motionfit.train.timing import DataWaitTimer
@@ -41,6 +43,14 @@ def build_trainer(
     ``metrics`` are the ``metrics.csv`` columns (column -> logged metric)."""
     cfg = config.train
     check_cluster(cfg.num_nodes)
+    sharded = cfg.strategy == "fsdp"
+    if sharded and cfg.ema_decay > 0:
+        raise ConfigError(
+            "config key 'train.ema_decay': the weight average is not kept under "
+            "train.strategy=fsdp (Lightning's WeightAveraging copies the unsharded model); "
+            "set train.ema_decay=0 or train.strategy=ddp"
+        )
+    precision = _precision(cfg.precision, cfg.accelerator)
     mode = "min" if "loss" in cfg.monitor else "max"
     best = RunCheckpoint(
         dirpath=run.checkpoints,
@@ -82,6 +92,8 @@ def build_trainer(
         from torch.optim.swa_utils import get_ema_multi_avg_fn
 
         callbacks.append(WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)))
+    if sharded and cfg.grad_clip > 0:
+        callbacks.append(ShardedGradClip(cfg.grad_clip))  # Lightning's clipping refuses FSDP
     if progress:
         callbacks.extend([RichProgressBar(leave=True), ParameterSummary()])
     callbacks.extend(extra_callbacks or [])
@@ -92,11 +104,11 @@ def build_trainer(
             accelerator=cfg.accelerator,
             devices=_devices(cfg.devices),
             num_nodes=cfg.num_nodes,
-            strategy=cfg.strategy,
-            precision=_precision(cfg.precision, cfg.accelerator),  # type: ignore[arg-type]
+            strategy=fsdp_strategy(cfg, precision) if sharded else cfg.strategy,
+            precision=precision,  # type: ignore[arg-type]
             max_epochs=cfg.epochs,
             max_steps=cfg.max_steps,
-            gradient_clip_val=cfg.grad_clip or None,
+            gradient_clip_val=None if sharded else cfg.grad_clip or None,
             accumulate_grad_batches=cfg.accumulate,
             deterministic=cfg.deterministic,
             sync_batchnorm=cfg.sync_batchnorm,

@@ -19,6 +19,7 @@ from motionfit.data.records import (
     check_some_exist,
     data_lines,
 )
+from motionfit.data.storage import as_path
 from motionfit.errors import DataError
 
 _SUBSETS = {"train": "1", "test": "2"}
@@ -77,5 +78,5 @@ def split_selector(source: str) -> tuple[Path, str]:
     """``'splits@test2'`` -> (Path('splits'), 'test2'); other sources have no selector."""
     head, sep, tail = source.rpartition("@")
     if sep and _SELECTOR.match(tail):
-        return Path(head), tail
-    return Path(source), ""
+        return as_path(head), tail
+    return as_path(source), ""

@@ -31,6 +31,7 @@ from motionfit.data.records import (
     label_entries,
     require_file,
 )
+from motionfit.data.storage import as_path, is_url
 from motionfit.errors import DataError
 
 # Header names accepted in CSV list files (lower-cased), per column.
@@ -173,8 +174,8 @@ def _split_fields(line: str, delimiter: str | None) -> list[str]:
 
 def _video_path(root: Path, name: str) -> Path:
     """Absolute path of a list entry; a name without a video suffix gets the first existing
-    one (Something-Something lists name ``<id>`` for ``<id>.webm``)."""
-    path = absolute(root / name)
+    one (Something-Something lists name ``<id>`` for ``<id>.webm``). A URL stays as it is."""
+    path = as_path(name) if is_url(name) else absolute(root / name)
     if path.suffix.lower() in VIDEO_SUFFIXES or path.exists():
         return path
     return _with_video_suffix(path) or path

@@ -21,7 +21,7 @@ FAMILY = _register_family(
         advice=Advice(
             title="3-D CNN",
             reason="a 3-D CNN is a cheap baseline that fits small GPUs",
-            rank={"accuracy": 4, "speed": 1, "stability": 3},
+            rank={"accuracy": 6, "speed": 2, "stability": 3},
         ),
         capabilities=Capabilities(
             channels_last=True,

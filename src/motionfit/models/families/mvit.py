@@ -19,7 +19,7 @@ FAMILY = _register_family(
         advice=Advice(
             title="MViT",
             reason="MViT is the most compute-efficient family at 16 frames",
-            rank={"accuracy": 2, "speed": 0, "stability": 1},
+            rank={"accuracy": 2, "speed": 1, "stability": 1},
         ),
         capabilities=Capabilities(
             lora_targets=("attn.qkv", "attn.project.0"), position_tables=True

@@ -19,7 +19,7 @@ FAMILY = _register_family(
         advice=Advice(
             title="Video Swin",
             reason="Video Swin fine-tunes stably and easily, with 32-frame clips",
-            rank={"accuracy": 1, "speed": 2, "stability": 0},
+            rank={"accuracy": 1, "speed": 4, "stability": 0},
         ),
         # the MLPs: torchvision's window attention reads attn.qkv/attn.proj's weights directly
         # (shifted_window_attention), so adapters on them would never run

@@ -22,7 +22,7 @@ FAMILY = _register_family(
         advice=Advice(
             title="TimeSformer",
             reason="TimeSformer is a pure space-time transformer (divided attention)",
-            rank={"accuracy": 3, "speed": 4, "stability": 4},
+            rank={"accuracy": 3, "speed": 6, "stability": 6},
         ),
         capabilities=Capabilities(
             grad_checkpointing=True,

@@ -21,7 +21,7 @@ FAMILY = _register_family(
         advice=Advice(
             title="VideoMAE",
             reason="VideoMAE gives the best accuracy, above all with little labeled data",
-            rank={"accuracy": 0, "speed": 3, "stability": 2},
+            rank={"accuracy": 0, "speed": 5, "stability": 2},
         ),
         capabilities=Capabilities(
             grad_checkpointing=True,
