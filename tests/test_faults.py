@@ -672,7 +672,8 @@ def test_a_bad_value_is_one_line_naming_its_key_before_anything_runs(
 
 @pytest.mark.parametrize(
     "overrides",
-    [["train.accelerator=gpu"], ["train.accelerator=cpu", "train.strategy=fsdp"]],
+    # FSDP runs on CPUs (gloo); DeepSpeed is not installed here
+    [["train.accelerator=gpu"], ["train.accelerator=cpu", "train.strategy=deepspeed"]],
 )
 def test_settings_this_machine_cannot_run_fail_before_anything_is_written(
     videos, tmp_path, capsys, overrides

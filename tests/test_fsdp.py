@@ -66,7 +66,10 @@ def _train(videos: Path, out: Path, *extra: str) -> list[str]:
 
 def _start(argv: list[str]) -> subprocess.Popen:
     """``motionfit ARGV`` in its own process group (Lightning's launcher adds rank 1 to it)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    # a distributed run earlier in this test process may have left its rendezvous variables
+    rendezvous = {"MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"}
+    env = {k: v for k, v in os.environ.items() if k not in rendezvous}
+    env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     return subprocess.Popen(
         [sys.executable, "-m", "motionfit.cli.main", *argv],
         env=env,
