@@ -11,7 +11,8 @@ The NLL only has a finite minimum when some predictions are wrong: on an all-cor
 keeps falling as ``T -> 0`` (every probability becomes 1.0 and ``predict --min-confidence``
 filters nothing). So calibration refuses fewer than ``MIN_VIDEOS`` videos or ``MIN_ERRORS``
 wrong predictions, and ``T`` is kept in ``[T_MIN, T_MAX]`` (``bounded`` in calibration.json
-when the best ``T`` lies beyond a bound).
+when the best ``T`` lies beyond a bound). A multi-label run is calibrated per class
+(:mod:`motionfit.calibration_multi`).
 """
 
 from __future__ import annotations
@@ -103,8 +104,14 @@ def calibrate_run(
 ) -> Calibration:
     """Score labeled ``records`` with the run's eval views, fit the temperature, write
     ``calibration.json`` into the run directory and return what it holds. A DataError (nothing
-    written) below ``MIN_VIDEOS`` readable videos or ``MIN_ERRORS`` wrong predictions."""
+    written) below ``MIN_VIDEOS`` readable videos or ``MIN_ERRORS`` wrong predictions; a
+    multi-label run is a DataError (see :mod:`motionfit.calibration_multi`)."""
     cfg = run.config
+    if cfg.data.multi_label:
+        raise DataError(
+            f"{run.paths.root}: a multi-label run (config key 'data.multi_label') is calibrated "
+            "per class: motionfit.calibration_multi.calibrate_multi_label"
+        )
     views = predict_views(
         run.model,
         cfg,
@@ -146,11 +153,15 @@ def calibrate_run(
 
 
 def run_temperature(run_root: Path) -> float:
-    """The run's fitted temperature (1.0, i.e. the raw softmax, when it was not calibrated)."""
+    """The run's fitted temperature (1.0, i.e. the raw softmax, when it was not calibrated;
+    a multi-label run's per-class temperatures: ``calibration_multi.run_class_temperatures``)."""
     path = Path(run_root) / CALIBRATION_FILE
     if not path.is_file():
         return 1.0
-    return float(json.loads(path.read_text())["temperature"])
+    stored = json.loads(path.read_text())
+    if "temperature" not in stored:
+        raise DataError(f"{path}: per-class temperatures of a multi-label run, not one")
+    return float(stored["temperature"])
 
 
 def validation_source(run: LoadedRun) -> str:

@@ -4,7 +4,9 @@ The exported graph is the classifier alone: float32 ``video`` ``[batch, 3, T, S,
 (normalized, channels RGB) -> ``logits`` ``[batch, num_classes]``, with a dynamic batch axis.
 The sidecar ``FILE.json`` (also embedded: ONNX ``metadata_props["motionfit"]``, TorchScript
 extra file ``motionfit.json``) holds everything needed to feed it: clip length and stride,
-resize and crop sizes, mean/std, the views to average, and the class names.
+resize and crop sizes, mean/std, the views to average, and the class names. A multi-label
+run's sidecar says ``output.multi_label: true`` (sigmoid per class) and carries the per-class
+thresholds and temperatures.
 
 - ONNX: ``torch.onnx.export(dynamo=True)`` (the torch 2.x exporter, via ``torch.export``) with a
   dynamic batch dimension; weights go to an external ``FILE.data`` only above 1.5 GB.
@@ -31,8 +33,10 @@ import torch
 
 from motionfit import __version__
 from motionfit.calibration import run_temperature
+from motionfit.calibration_multi import run_class_temperatures
 from motionfit.data.transforms import NATIVE_DECODE_MAX_RATIO
 from motionfit.errors import ModelError
+from motionfit.evaluation.evaluate_multi import run_thresholds
 from motionfit.progress import progress_bar
 from motionfit.run import LoadedRun
 
@@ -117,15 +121,7 @@ def preprocessing_spec(
             "channels": "RGB",
             "frames": f"any number (trained on {frames})" if dynamic_frames else frames,
         },
-        "output": {
-            "name": OUTPUT_NAME,
-            "dtype": "float32",
-            "shape": ["batch", len(run.labels)],
-            "meaning": "class logits: softmax, then average the probabilities of a video's views",
-            "temperature": run_temperature(run.paths.root),
-            "calibration": "probabilities p (the views' average) -> softmax(log(p) / temperature); "
-            "temperature 1 = unchanged",
-        },
+        "output": _multi_label_output(run) if cfg.data.multi_label else _output(run),
         "preprocess": {
             "num_frames": frames,
             "frame_stride": cfg.sampling.stride,
@@ -169,6 +165,38 @@ def preprocessing_spec(
             "views_order": "clip-major: clip 0 crops 0..C-1, clip 1 crops 0..C-1, ...",
         },
         "labels": list(run.labels.names),
+    }
+
+
+def _output(run: LoadedRun) -> dict[str, Any]:
+    """The sidecar's ``output`` of a single-label run: softmax logits, one temperature."""
+    return {
+        "name": OUTPUT_NAME,
+        "dtype": "float32",
+        "shape": ["batch", len(run.labels)],
+        "meaning": "class logits: softmax, then average the probabilities of a video's views",
+        "temperature": run_temperature(run.paths.root),
+        "calibration": "probabilities p (the views' average) -> softmax(log(p) / temperature); "
+        "temperature 1 = unchanged",
+    }
+
+
+def _multi_label_output(run: LoadedRun) -> dict[str, Any]:
+    """The sidecar's ``output`` of a multi-label run: per-class sigmoids, thresholds and
+    temperatures (``multi_label: true``)."""
+    names = run.labels.names
+    return {
+        "name": OUTPUT_NAME,
+        "dtype": "float32",
+        "shape": ["batch", len(names)],
+        "multi_label": True,
+        "meaning": "class logits: sigmoid per class, then average the probabilities of a "
+        "video's views",
+        "thresholds": run_thresholds(run),
+        "decision": "the video has class k when its averaged probability p_k >= thresholds[k]",
+        "temperatures": run_class_temperatures(run.paths.root, names),
+        "calibration": "reported probability of class k: sigmoid(logit(p_k) / temperatures[k]) "
+        "(decisions use p_k); temperature 1 = unchanged",
     }
 
 

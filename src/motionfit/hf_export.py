@@ -136,7 +136,13 @@ def export_hf(run: LoadedRun, out: str | Path, *, verify: bool = True) -> HFExpo
 
     A family with a transformers class gets a ``save_pretrained`` folder; one whose head that
     class cannot compute is a :class:`ModelError` naming the config key. Other families get a
-    motionfit folder (:func:`motionfit.run.load_run` reads it)."""
+    motionfit folder (:func:`motionfit.run.load_run` reads it). A multi-label run is a
+    :class:`ModelError` (a transformers classifier's scores would be read as one softmax)."""
+    if run.config.data.multi_label:
+        raise ModelError(
+            f"{run.paths.root}: a multi-label run (config key 'data.multi_label') exports to "
+            "onnx or torchscript, whose sidecar carries the sigmoid outputs and thresholds"
+        )
     out = Path(out)
     layout = hf_layout(run)
     if layout is not None:  # built before anything is written: a ModelError leaves no folder

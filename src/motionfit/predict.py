@@ -3,6 +3,10 @@
 Predictions go through the run's own eval pipeline (``evaluation.inference``): the same
 sampling, resize, crops and normalization as ``motionfit evaluate``, softmax averaged over the
 views. Unreadable videos are reported in ``PredictResult.failed`` and the others go on.
+
+A multi-label run answers every class whose probability reaches its threshold
+(``RUN_DIR/thresholds.json``; the answer ``a;b``, empty when none does), with the probabilities
+(per-class calibrated when ``calibrate`` was run); the top-k list is kept beside it.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from motionfit.calibration import apply_temperature, run_temperature
+from motionfit.calibration_multi import apply_class_temperatures, run_class_temperatures
 from motionfit.data.decode import probe
 from motionfit.data.frames import is_frame_folder
 from motionfit.data.records import VideoRecord, read_records
 from motionfit.data.storage import as_path, is_url
-from motionfit.errors import DataError, VideoDecodeError
+from motionfit.errors import ConfigError, DataError, VideoDecodeError
+from motionfit.evaluation.evaluate_multi import run_thresholds
 from motionfit.evaluation.inference import load_run_model, predict_views
 from motionfit.run import LoadedRun
 
@@ -44,10 +52,14 @@ class VideoPrediction:
     start: float | None = None
     end: float | None = None
     unknown: bool = False  # the top probability is below --min-confidence
+    above: tuple[LabelScore, ...] | None = None  # multi-label: the classes at their threshold
 
     @property
     def label(self) -> str:
-        """The answer: the top class, or ``unknown`` below ``--min-confidence``."""
+        """The answer: the top class, or ``unknown`` below ``--min-confidence``; multi-label:
+        the classes above their thresholds joined by ``;``."""
+        if self.above is not None:
+            return ";".join(s.label for s in self.above)
         return UNKNOWN if self.unknown else self.top[0].label
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,6 +68,10 @@ class VideoPrediction:
         if self.start is not None:
             out |= {"start": round(self.start, 3), "end": round(self.end or 0.0, 3)}
         out["label"] = self.label
+        if self.above is not None:
+            out["labels"] = [
+                {"label": s.label, "probability": round(s.probability, 6)} for s in self.above
+            ]
         out["top_k"] = [
             {"label": s.label, "probability": round(s.probability, 6)} for s in self.top
         ]
@@ -201,7 +217,9 @@ def write_predictions(result: PredictResult, path: str | Path) -> Path:
     """Write predictions as ``.json`` (:meth:`PredictResult.to_dict`), ``.jsonl`` (one object
     per video or window, then one per unreadable video with its ``error``) or ``.csv`` (one row
     per video or window: ``video,start,end,label,probability,top_k``, ``top_k`` the JSON list
-    of the top classes; unreadable videos have an empty label and their ``error``)."""
+    of the top classes; unreadable videos have an empty label and their ``error``). A
+    multi-label run's ``label`` is the ``;``-joined classes above their thresholds (JSON: also
+    ``labels``, with their probabilities)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
@@ -253,6 +271,11 @@ def _predict(
     if not records:
         return PredictResult()
     cfg = run.config
+    if cfg.data.multi_label and min_confidence > 0:
+        raise ConfigError(
+            "--min-confidence is for single-label runs; a multi-label run (config key "
+            "'data.multi_label') answers the classes above their thresholds (thresholds.json)"
+        )
     views = predict_views(
         run.model,
         cfg,
@@ -265,6 +288,8 @@ def _predict(
         model_source=partial(load_run_model, run.weights),
     )
     k = min(top_k, len(run.labels))
+    if cfg.data.multi_label:
+        return _multi_label_result(run, views.records, views.video_probs, k, views.failed)
     calibrated = apply_temperature(views.video_probs, run_temperature(run.paths.root))
     probabilities, classes = calibrated.topk(k, dim=1)
     predictions = [
@@ -281,3 +306,26 @@ def _predict(
         for i, record in enumerate(views.records)
     ]
     return PredictResult(predictions, [(r.path, why) for r, why in views.failed])
+
+
+def _multi_label_result(
+    run: LoadedRun,
+    records: list[VideoRecord],
+    probs: torch.Tensor,
+    k: int,
+    failed: list[tuple[VideoRecord, str]],
+) -> PredictResult:
+    """Multi-label answers: the classes whose (uncalibrated) probability reaches its threshold,
+    most probable first, with their (calibrated) probabilities, and the top ``k``."""
+    names = run.labels.names
+    decided = probs >= torch.tensor(run_thresholds(run), dtype=probs.dtype)
+    calibrated = apply_class_temperatures(probs, run_class_temperatures(run.paths.root, names))
+    predictions = []
+    for i, record in enumerate(records):
+        order = calibrated[i].argsort(descending=True).tolist()
+        scores = [LabelScore(names[c], float(calibrated[i, c])) for c in order]
+        above = tuple(s for s, c in zip(scores, order, strict=True) if decided[i, c])
+        predictions.append(
+            VideoPrediction(record.path, scores[:k], record.start, record.end, above=above)
+        )
+    return PredictResult(predictions, [(r.path, why) for r, why in failed])

@@ -4,6 +4,9 @@ Per run: clean-train, validation and test accuracy and the overfitting gap at th
 learning curves, the test confusion matrix and its most frequent confusions; for all runs: one
 table side by side, one plot of their curves, and the settings that differ between them.
 
+A multi-label run shows mAP (macro) where a single-label run shows top-1 (marked "mAP") and its
+per-class AP table instead of the confusion matrix.
+
 Test results come from ``RUN_DIR/eval/metrics.json`` (written by ``motionfit evaluate`` or the
 final test of ``motionfit train``); with ``test=SOURCE`` every run is evaluated on it first
 (which rewrites ``RUN_DIR/eval``).
@@ -59,7 +62,8 @@ class RunSummary:
     """What the report shows of one run.
 
     ``best_epoch`` is the epoch with the highest ``val_top1`` (the weights the run keeps);
-    ``clean_train``, ``val_top1`` and ``gap = clean_train - val_top1`` are read at that epoch.
+    ``clean_train``, ``val_top1`` and ``gap = clean_train - val_top1`` are read at that epoch
+    (a multi-label run: ``val_map`` and ``clean_train_map``, mAP in place of top-1).
     ``test`` is the run's ``eval/metrics.json`` when there is one.
     """
 
@@ -79,23 +83,34 @@ class RunSummary:
             return None
         return self.clean_train - self.val_top1
 
+    @property
+    def multi_label(self) -> bool:
+        """True for a multi-label run (its scores are mAP, not accuracy)."""
+        return self.config.data.multi_label
+
 
 def summarize_run(run_dir: str | Path, name: str = "") -> RunSummary:
     """Read the config, history and test metrics of a run directory."""
     paths, _ = resolve_run(run_dir)
     history = metric_columns(read_metrics(paths.metrics))
-    val = history.get("val_top1", [])
+    config = load_config(paths.config)
+    val_column, clean_column = (
+        ("val_map", "clean_train_map")
+        if config.data.multi_label
+        else ("val_top1", "clean_train_acc")
+    )
+    val = history.get(val_column, [])
     finite = [(v, i) for i, v in enumerate(val) if math.isfinite(v)]
     best = max(finite, key=lambda item: (item[0], -item[1]))[1] if finite else None
     test_file = eval_dir(paths) / METRICS_JSON
     return RunSummary(
         name=name or paths.root.name,
         paths=paths,
-        config=load_config(paths.config),
+        config=config,
         history=history,
         best_epoch=int(history["epoch"][best]) if best is not None else None,
-        clean_train=_at(history, "clean_train_acc", best),
-        val_top1=_at(history, "val_top1", best),
+        clean_train=_at(history, clean_column, best),
+        val_top1=_at(history, val_column, best),
         test=json.loads(test_file.read_text()) if test_file.is_file() else None,
     )
 
@@ -175,11 +190,17 @@ def render_html(runs: Sequence[RunSummary]) -> str:
         sections=sections,
         comparison=_png(runs_figure(with_history)) if with_history else None,
         settings=config_rows([r.config for r in runs]),
+        test_score=_test_score,
         best_val=_best([r.val_top1 for r in runs]),
-        best_test=_best([(r.test or {}).get("top1") for r in runs]),
+        best_test=_best([_test_score(r.test or {}) for r in runs]),
         version=__version__,
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
+
+
+def _test_score(test: dict[str, Any]) -> float | None:
+    """A test's headline score: top-1, or mAP (macro) of a multi-label run."""
+    return test.get("map_macro") if test.get("multi_label") else test.get("top1")
 
 
 def _environment() -> jinja2.Environment:
@@ -270,14 +291,15 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
 <td>{{ r.best_epoch if r.best_epoch is not none else '–' }}</td>
 <td>{{ r.clean_train | pct }}</td>
 <td class="{{ 'best' if best_val is not none and r.val_top1 == best_val }}">
-{{- r.val_top1 | pct }}</td>
+{{- r.val_top1 | pct }}{{ ' mAP' if r.multi_label }}</td>
 <td class="{{ 'gap-high' if r.gap is not none and r.gap > 0.1 }}">{{ r.gap | pp }}</td>
-<td class="{{ 'best' if best_test is not none and t.get('top1') == best_test }}">
-{{- t.get('top1') | pct }}</td>
+<td class="{{ 'best' if best_test is not none and test_score(t) == best_test }}">
+{{- test_score(t) | pct }}{{ ' mAP' if r.multi_label }}</td>
 <td>{{ t.get('top5') | pct }}</td><td>{{ t.get('mean_class_accuracy') | pct }}</td>
 <td>{{ t.get('num_videos', '–') }}</td><td class="l">{{ t.get('data') or '–' }}</td></tr>
 {% endfor %}</table></div>
-<p class="muted">Accuracies at the best validation epoch (the weights the run keeps). Clean-train
+<p class="muted">A multi-label run shows mAP (macro) in the top-1 columns; its other columns are
+not defined (–). Accuracies at the best validation epoch (the weights the run keeps). Clean-train
 = training videos scored with the evaluation transforms; the gap measures overfitting.</p>
 
 {% if comparison %}<h3>Learning curves of all runs</h3>
@@ -301,10 +323,12 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
 {{ t.get('clips') }} clips x {{ t.get('crops') }} crops,
 clip-level top-1 {{ t.get('clip_top1') | pct }}{% endif %}</p>
 {% if t and t.get('diagnostics') %}<h3>Motion reliance</h3><table>
-<tr><th class="l">view</th><th>top-1</th><th>agreement with normal views</th></tr>
-<tr><td class="l">normal</td><td>{{ t.get('top1') | pct }}</td><td>–</td></tr>
+<tr><th class="l">view</th><th>{{ 'mAP' if r.multi_label else 'top-1' }}</th>
+<th>agreement with normal views{{ ' (same label set)' if r.multi_label }}</th></tr>
+<tr><td class="l">normal</td><td>{{ test_score(t) | pct }}</td><td>–</td></tr>
 {% for name, d in t.diagnostics.items() %}<tr><td class="l">{{ name }}</td>
-<td>{{ d.top1 | pct }}</td><td>{{ d.agreement | pct }}</td></tr>{% endfor %}
+<td>{{ d.get('map' if r.multi_label else 'top1') | pct }}</td>
+<td>{{ d.agreement | pct }}</td></tr>{% endfor %}
 </table><p>{{ t.get('diagnostics_reading', '') }}</p>{% endif %}
 {% if s.curves %}
 <img alt="learning curves of {{ r.name }}" src="data:image/png;base64,{{ s.curves }}">
@@ -323,6 +347,15 @@ clip-level top-1 {{ t.get('clip_top1') | pct }}{% endif %}</p>
 {% for c in s.worst %}<tr><td class="l">{{ c.name }}</td><td>{{ c.support }}</td>
 <td>{{ c.recall | pct }}</td><td>{{ c.precision | pct }}</td><td>{{ c.f1 | pct }}</td></tr>
 {% endfor %}</table></div></div>
+{% elif t and t.get('multi_label') %}
+<h3>Per-class average precision (test)</h3><table>
+<tr><th class="l">class</th><th>videos</th><th>AP</th><th>threshold</th><th>precision</th>
+<th>recall</th><th>F1</th></tr>
+{% for c in t.per_class %}<tr><td class="l">{{ c.name }}</td><td>{{ c.support }}</td>
+<td>{{ c.ap | pct }}</td><td>{{ '%.3f' % c.threshold }}</td><td>{{ c.precision | pct }}</td>
+<td>{{ c.recall | pct }}</td><td>{{ c.f1 | pct }}</td></tr>{% endfor %}
+</table><p>mAP macro {{ t.map_macro | pct }}, micro {{ t.map_micro | pct }}; F1 at the
+thresholds chosen on validation (thresholds.json).</p>
 {% else %}<p class="muted">No test results: run
 <code>motionfit evaluate {{ r.paths.root }} --data TEST</code>
 or pass <code>--test TEST</code> to the report.</p>{% endif %}

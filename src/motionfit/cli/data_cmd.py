@@ -47,11 +47,17 @@ def synth(
     duplicate: float = typer.Option(
         0.0, "--duplicate", help="Probability the camera repeats a frame."
     ),
+    multi_label: bool = typer.Option(
+        False,
+        "--multi-label",
+        help="Two moving objects per video, labelled with both motions (OUT/list.txt).",
+    ),
     force: bool = FORCE_OPTION,
 ) -> None:
     """Write a synthetic motion dataset: real h264 videos whose class is their motion.
 
     Time-shifted test sets: --speed, --fps with --reference-fps, --drop and --duplicate.
+    --multi-label: train on OUT/list.txt (path and 'a;b' labels).
     OUT must be new, empty or an earlier `data synth` output; the same command again is a
     no-op once the dataset is complete (and finishes an interrupted one)."""
     from motionfit.data.synthetic import OUTPUT_KIND, check_synth_dir, make_dataset
@@ -71,6 +77,8 @@ def synth(
         drop=drop,
         duplicate=duplicate,
     )
+    if multi_label:  # absent otherwise: single-label datasets keep their stored settings
+        params["multi_label"] = True
     if check_synth_dir(out, force=force, **params):
         console.print(f"{out} already holds these {classes * per_class} videos; nothing to do")
         return

@@ -79,7 +79,8 @@ def evaluate(
 ) -> None:
     """Multi-view test of a trained run: top-1/top-5, mean class accuracy, per-class scores,
     confusion matrix. Writes metrics.json, confusion.png, per_class.csv and mistakes.csv.
-    Classes are matched to the run's by name."""
+    A multi-label run: mAP (macro, micro), per-class AP and F1 at the run's thresholds
+    (metrics.json, per_class.csv). Classes are matched to the run's by name."""
     from motionfit.data.records import read_records
     from motionfit.devices import inference_devices
     from motionfit.evaluation import align_labels, eval_dir, evaluate_run
@@ -115,28 +116,48 @@ def evaluate(
         typer.echo(json.dumps(result, indent=2))
         return
     table = Table("metric", "value", title=f"{run.config.model.name} on {data}")
-    for label, key in (
-        ("top-1 (video)", "top1"),
-        (f"top-{result['top_k']}", "top5"),
-        ("mean class accuracy", "mean_class_accuracy"),
-        ("top-1 (single clip)", "clip_top1"),
-        ("macro F1", "macro_f1"),
-    ):
+    for label, key in _score_rows(result):
         table.add_row(label, f"{result[key]:.2%}")
     table.add_row("videos", str(result["num_videos"]))
     table.add_row("views per video", f"{result['clips']} clips x {result['crops']} crops")
     console.print(table)
     if "diagnostics" in result:
         print_diagnostics(result)
-    console.print(f"wrote metrics.json, confusion.png, per_class.csv, mistakes.csv to {out_dir}")
+    written = (
+        "metrics.json, per_class.csv"
+        if result.get("multi_label")
+        else ("metrics.json, confusion.png, per_class.csv, mistakes.csv")
+    )
+    console.print(f"wrote {written} to {out_dir}")
+
+
+def _score_rows(result: dict) -> tuple[tuple[str, str], ...]:
+    """(label, metrics.json key) of the scores ``evaluate`` prints."""
+    if result.get("multi_label"):
+        return (
+            ("mAP (macro)", "map_macro"),
+            ("mAP (micro)", "map_micro"),
+            ("F1 at the thresholds (macro)", "f1_macro"),
+            ("exact label-set match", "exact_match"),
+        )
+    return (
+        ("top-1 (video)", "top1"),
+        (f"top-{result['top_k']}", "top5"),
+        ("mean class accuracy", "mean_class_accuracy"),
+        ("top-1 (single clip)", "clip_top1"),
+        ("macro F1", "macro_f1"),
+    )
 
 
 def print_diagnostics(metrics: dict) -> None:
-    """The motion-reliance diagnostics of a ``metrics.json`` dict as a table and its reading."""
-    table = Table("view", "top-1", "agreement with normal views", title="motion reliance")
-    table.add_row("normal", f"{metrics['top1']:.1%}", "")
+    """The motion-reliance diagnostics of a ``metrics.json`` dict as a table and its reading
+    (a multi-label run: mAP, and agreement = the same predicted label set)."""
+    score, key = ("mAP", "map") if metrics.get("multi_label") else ("top-1", "top1")
+    normal = metrics["map_macro"] if metrics.get("multi_label") else metrics["top1"]
+    table = Table("view", score, "agreement with normal views", title="motion reliance")
+    table.add_row("normal", f"{normal:.1%}", "")
     for name, scores in metrics["diagnostics"].items():
-        table.add_row(name, f"{scores['top1']:.1%}", f"{scores['agreement']:.1%}")
+        table.add_row(name, f"{scores[key]:.1%}", f"{scores['agreement']:.1%}")
     console.print(table)
     console.print(escape(metrics["diagnostics_reading"]))
 
@@ -248,6 +269,8 @@ def predict(
     elif window is None:
         for p in result.predictions:
             answer = f" -> {p.label}" if p.unknown else ""
+            if p.above is not None:  # multi-label: the classes above their thresholds
+                answer = f" -> {p.label or '(none above its threshold)'}"
             console.print(f"[bold]{escape(str(p.video))}[/bold]{answer}", highlight=False)
             for rank, score in enumerate(p.top, start=1):
                 line = f"  {rank}. {score.label:<30} {score.probability:.3f}"
@@ -362,8 +385,10 @@ def calibrate(
 ) -> None:
     """Fit the temperature that makes the run's probabilities calibrated (0.8 = right 80% of
     the time) on validation videos; writes RUN/calibration.json, which predict then uses.
-    Needs at least 20 videos and 3 wrong predictions among them."""
+    Needs at least 20 videos and 3 wrong predictions among them. A multi-label run: one
+    temperature per class, and the per-class thresholds chosen again (RUN/thresholds.json)."""
     from motionfit.calibration import calibrate_run, validation_source
+    from motionfit.calibration_multi import calibrate_multi_label
     from motionfit.data.records import read_records
     from motionfit.evaluation import align_labels
     from motionfit.resources import check_eval_memory
@@ -373,7 +398,17 @@ def calibrate(
     check_eval_memory(run.config)
     source = data or validation_source(run)
     records, labels = read_records(source, run.config.data.format, run.config.data.video_root)
-    result = calibrate_run(run, align_labels(records, labels, run.labels, source), source, workers)
+    records = align_labels(records, labels, run.labels, source)
+    if run.config.data.multi_label:
+        multi = calibrate_multi_label(run, records, source, workers)
+        console.print(
+            f"{len(multi['temperatures'])} class temperatures on {multi['videos']} videos: BCE "
+            f"{multi['before']['bce']:.3f} -> {multi['after']['bce']:.3f}; wrote "
+            f"{run.paths.root / 'calibration.json'} and thresholds.json",
+            highlight=False,
+        )
+        return
+    result = calibrate_run(run, records, source, workers)
     before, after = result["before"], result["after"]
     console.print(
         f"temperature {result['temperature']:.3f} on {result['videos']} videos "

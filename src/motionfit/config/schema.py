@@ -31,7 +31,17 @@ from motionfit.errors import ConfigError
 if TYPE_CHECKING:
     from motionfit.data.augment import Augmentation
 
-LOGGED_METRICS = ("val/top1", "val/top5", "val/loss", "train/loss", "train/acc", "clean_train/top1")
+LOGGED_METRICS = (
+    "val/top1",
+    "val/top5",
+    "val/loss",
+    "train/loss",
+    "train/acc",
+    "clean_train/top1",
+    "val/map",  # multi-label runs (data.multi_label): mAP macro, micro, clean-train macro
+    "val/map_micro",
+    "clean_train/map",
+)
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 STRATEGIES = (
     "auto",
@@ -130,6 +140,11 @@ class DataConfig(_Section):
     )
     labels: str | None = Field(
         default=None, description="File with one class name per line fixing the class order."
+    )
+    multi_label: bool = Field(
+        default=False,
+        description="Several classes per clip (sigmoid, mAP); set by train when a list row "
+        "names several ('a;b').",
     )
     split_ratio: float = Field(
         default=0.7,

@@ -109,6 +109,10 @@ class VideoClipDataset(Dataset):
     augmented independently from one decoded window: ``video`` is ``[R, C, T, S, S]`` and
     ``label`` a LongTensor ``[R]`` (a flip can change one clip's label).
 
+    ``multi_label`` (with ``num_classes``): ``label`` is the clip's multi-hot float target
+    ``[K]`` (``[R, K]`` repeated) in both modes; a flip maps every label through ``flip_map``.
+    Clip-temporal augmentations map a single label, so they are refused with multi-label data.
+
     ``mode="eval"``: ``num_clips`` uniform clips (or one TSN segment clip when
     ``eval_mode="segments"``) times ``crops`` spatial crops, ``video`` ``[clips*crops, C, T, S,
     S]``, clip-major.
@@ -155,6 +159,8 @@ class VideoClipDataset(Dataset):
         train_transform: TrainClipTransform | None = None,
         eval_transform: EvalClipTransform | None = None,
         class_names: Sequence[str] = (),
+        multi_label: bool = False,
+        num_classes: int = 0,
     ) -> None:
         if not records:
             raise DataError("the dataset has no videos")
@@ -190,6 +196,15 @@ class VideoClipDataset(Dataset):
             build_stage(augment, "clip-temporal", tuple(class_names)) if mode == "train" else []
         )
         self.clip_augments = [s for s in temporal_stage if isinstance(s, ClipTemporalAugmentation)]
+        if multi_label and self.clip_augments:
+            raise ConfigError(
+                f"config key 'augment.{self.clip_augments[0].name}': clip-temporal augmentations "
+                "map a single label; turn them off for multi-label data (data.multi_label)"
+            )
+        if multi_label and num_classes < 1:
+            raise ValueError("multi_label needs num_classes")
+        self.multi_label = multi_label
+        self.num_classes = num_classes
         # shared memory, so persistent DataLoader workers see set_epoch from the main process
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._bad: dict[str, str] = {}  # this process's bad videos: path -> reason
@@ -235,12 +250,15 @@ class VideoClipDataset(Dataset):
             clips = self.eval_sampler(length, meta.fps)
             frames = self._decode(record.path, clips, first, short_side)
             video = torch.cat([self.eval_transform(clip) for clip in frames])  # keeps the layout
-            return {"video": video, "label": record.label, "index": index}
+            label = self._multi_hot(record.labels) if self.multi_label else record.label
+            return {"video": video, "label": label, "index": index}
         generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
         if self.repeated == 1:
             clips = [self.train_sampler(length, meta.fps, rng)]
         else:
             clips = self._repeated_clips(length, meta.fps, rng)
+        if self.multi_label:
+            return self._load_multi_label(index, record, clips, first, short_side, generator)
         videos, labels = [], []
         for clip in self._decode(record.path, clips, first, short_side):
             label = record.label
@@ -252,6 +270,32 @@ class VideoClipDataset(Dataset):
         if self.repeated == 1:
             return {"video": videos[0], "label": labels[0], "index": index}
         return {"video": stack_clips(videos), "label": torch.tensor(labels), "index": index}
+
+    def _load_multi_label(
+        self,
+        index: int,
+        record: VideoRecord,
+        clips: list[ClipIndices],
+        first: int,
+        short_side: int | None,
+        generator: torch.Generator,
+    ) -> dict[str, Any]:
+        """Training clips of a multi-label record: multi-hot targets, every label flipped."""
+        videos, targets = [], []
+        for clip in self._decode(record.path, clips, first, short_side):
+            video, flipped = self.train_transform(clip, generator)
+            labels = [self.flip_map.get(k, k) for k in record.labels] if flipped else record.labels
+            videos.append(video)
+            targets.append(self._multi_hot(labels))
+        if self.repeated == 1:
+            return {"video": videos[0], "label": targets[0], "index": index}
+        return {"video": stack_clips(videos), "label": torch.stack(targets), "index": index}
+
+    def _multi_hot(self, labels: Sequence[int]) -> torch.Tensor:
+        """float ``[K]``: 1 at the clip's classes."""
+        target = torch.zeros(self.num_classes)
+        target[list(labels)] = 1.0
+        return target
 
     def _repeated_clips(
         self, length: int, fps: float, rng: np.random.Generator

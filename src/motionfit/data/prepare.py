@@ -495,7 +495,7 @@ def _write_outputs(
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(("path", "label", "start", "end", "group"))
         for r in kept:
-            label = label_map.name_of(r.label) if r.label >= 0 else None
+            label = ";".join(label_map.name_of(k) for k in r.labels) or None  # all, multi-label
             cells = (jobs[r.path].relative, label, r.start, r.end, r.group)
             writer.writerow("" if c is None else c for c in cells)
         atomic_write_text(_list_path(out, source), text.getvalue())

@@ -35,7 +35,9 @@ class VideoRecord:
     ``path`` is absolute: a video file or a folder of frame images, on disk or in object
     storage (a :mod:`~motionfit.data.storage` URL path). ``label`` is the class id
     (-1 = unlabeled). ``start``/``end`` (seconds) restrict the video to a segment. ``group``
-    names videos that must stay on one side of a split (e.g. UCF101's ``g08``).
+    names videos that must stay on one side of a split (e.g. UCF101's ``g08``). A multi-label
+    clip keeps its first class in ``label`` and the others, ascending, in ``more_labels``
+    (``labels`` has them all); a single-label record has no ``more_labels``.
     """
 
     path: Path
@@ -43,6 +45,12 @@ class VideoRecord:
     start: float | None = None
     end: float | None = None
     group: str | None = None
+    more_labels: tuple[int, ...] = ()
+
+    @property
+    def labels(self) -> tuple[int, ...]:
+        """Every class id of the clip (empty when unlabeled)."""
+        return (self.label, *self.more_labels) if self.label >= 0 else ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", as_path(self.path))
@@ -281,6 +289,18 @@ def beside_labels(path: Path) -> LabelMap | None:
     return None
 
 
+LABEL_SEPARATORS = (";", "|")  # between the labels of a multi-label clip in a list's label field
+
+
+def split_labels(token: str) -> list[str]:
+    """The labels of a list's label field: ``a;b`` or ``a|b`` name several (one separator
+    per field), anything else one."""
+    for separator in LABEL_SEPARATORS:
+        if separator in token:
+            return [part.strip() for part in token.split(separator)]
+    return [token]
+
+
 @dataclass(frozen=True)
 class Entry:
     """One parsed list line before its label is mapped to an id."""
@@ -296,13 +316,14 @@ class Entry:
 def label_entries(
     path: Path, entries: list[Entry], label_map: LabelMap | None
 ) -> tuple[list[VideoRecord], LabelMap]:
-    """Map label strings (class names or integer ids) to ids; build the map when not given."""
+    """Map label strings (class names or integer ids; several per field for a multi-label
+    clip, see :func:`split_labels`) to ids; build the map when not given."""
     labeled = [e for e in entries if e.label is not None]
     if labeled and len(labeled) != len(entries):
         first = next(e for e in entries if e.label is None)
         raise DataError(f"{path}:{first.number}: missing label (other lines have one)")
     if label_map is None:
-        tokens = [e.label for e in labeled if e.label is not None]
+        tokens = [t for e in labeled for t in split_labels(e.label or "")]
         if tokens and all(is_int(t) for t in tokens):
             top = max(int(t) for t in tokens)
             label_map = LabelMap.from_names(str(i) for i in range(top + 1))
@@ -310,19 +331,26 @@ def label_entries(
             label_map = LabelMap.from_names(sorted(set(tokens)))
     records = []
     for entry in entries:
-        label = -1 if entry.label is None else _label_id(path, entry, label_map)
-        records.append(VideoRecord(entry.path, label, entry.start, entry.end, entry.group))
+        ids = [] if entry.label is None else _label_ids(path, entry, label_map)
+        label, more = (ids[0], tuple(ids[1:])) if ids else (-1, ())
+        records.append(VideoRecord(entry.path, label, entry.start, entry.end, entry.group, more))
     return records, label_map
 
 
-def _label_id(path: Path, entry: Entry, label_map: LabelMap) -> int:
-    token = entry.label or ""
+def _label_ids(path: Path, entry: Entry, label_map: LabelMap) -> list[int]:
+    """The ascending, distinct class ids of an entry's label field."""
+    return sorted(
+        {_label_id(path, entry.number, t, label_map) for t in split_labels(entry.label or "")}
+    )
+
+
+def _label_id(path: Path, number: int, token: str, label_map: LabelMap) -> int:
     if token in label_map:
         return label_map.id_of(token)
     if is_int(token) and 0 <= int(token) < len(label_map):
         return int(token)
     raise DataError(
-        f"{path}:{entry.number}: unknown label {token!r} (classes: {preview(label_map.names)})"
+        f"{path}:{number}: unknown label {token!r} (classes: {preview(label_map.names)})"
     )
 
 

@@ -79,8 +79,9 @@ def write_list(records: Sequence[VideoRecord], path: str | Path, label_map: Labe
     """Write ``records`` as a CSV list (``path,label,start,end,group``) that
     :func:`~motionfit.data.records.read_records` reads back to equal records.
 
-    Labels are written as class names and the class order as ``labels.txt`` beside the list
-    (which ``read_records`` picks up); an existing different ``labels.txt`` there is an error.
+    Labels are written as class names (a multi-label clip's joined by ``;``) and the class
+    order as ``labels.txt`` beside the list (which ``read_records`` picks up); an existing
+    different ``labels.txt`` there is an error.
     Paths inside the list's folder are written relative to it, others absolute.
     """
     path = Path(os.path.abspath(path))
@@ -98,7 +99,7 @@ def write_list(records: Sequence[VideoRecord], path: str | Path, label_map: Labe
         writer.writerow(
             [
                 _shown_path(record.path, path.parent),
-                "" if record.label < 0 else label_map.name_of(record.label),
+                ";".join(label_map.name_of(label) for label in record.labels),
                 "" if record.start is None else repr(record.start),
                 "" if record.end is None else repr(record.end),
                 record.group or "",

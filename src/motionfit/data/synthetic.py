@@ -6,6 +6,11 @@ grow/shrink, ...); shape, colour, texture, size, background, start position, spe
 distractors are random, so only motion separates the classes. ``shortcut`` ties the
 background colour to the class with a probability, to catch models that learn appearance.
 
+``multi_label``: each video shows two objects; the first moves with the video's class, the
+second with a class drawn at random (sometimes the same one); the clip's labels are both
+motions, written as ``videos/NAME.mp4 a;b`` lines in ``list.txt`` (the list format's
+multi-label form).
+
 Rendering is hand-written numpy (no library draws these scenes); encoding uses PyAV.
 """
 
@@ -56,6 +61,7 @@ SHAPES = ("circle", "square", "triangle", "cross", "bar", "ell")
 ORIENTED_SHAPES = ("triangle", "cross", "bar", "ell")  # rotation is visible on these
 TEXTURES = ("solid", "stripes", "checker", "dots")
 METADATA_FILE = "synth.json"
+MULTI_LABEL_LIST = "list.txt"  # a multi-label dataset's list of videos and their labels
 OUTPUT_KIND = "synth"  # the kind in the .motionfit marker of a synthetic dataset folder
 RENDER_VERSION = 5  # bump when rendering or encoding changes, so cached datasets are made again
 _INCOMPLETE = "incomplete"  # in synth.json while its videos are being written
@@ -78,6 +84,7 @@ class SynthSpec:
     reference_fps: float | None = None
     drop: float = 0.0
     duplicate: float = 0.0
+    multi_label: bool = False
 
     def validate(self) -> None:
         """Raise :class:`DataError` naming the bad parameter."""
@@ -124,8 +131,11 @@ def make_dataset(
     reference_fps: float | None = None,
     drop: float = 0.0,
     duplicate: float = 0.0,
+    multi_label: bool = False,
 ) -> Path:
-    """Write ``out/<class>/<class>_NNNN.mp4`` (h264), ``out/labels.txt`` and ``out/synth.json``.
+    """Write ``out/<class>/<class>_NNNN.mp4`` (h264), ``out/labels.txt`` and ``out/synth.json``;
+    with ``multi_label``, two moving objects per video, ``out/videos/<class>_NNNN.mp4`` and
+    ``out/list.txt`` (path and ``;``-separated labels; see the module docstring).
 
     ``size`` is (height, width); ``frames`` and ``fps`` are (min, max) ranges drawn per video;
     ``shortcut`` is the probability that a video's background colour is its class colour.
@@ -148,13 +158,14 @@ def make_dataset(
         reference_fps,
         drop,
         duplicate,
+        multi_label,
     )
     spec.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = class_names(classes)
     jobs = [(out, spec, label, index) for label in range(classes) for index in range(per_class)]
-    metadata = {**asdict(spec), "render_version": RENDER_VERSION}
+    metadata = {**_settings(spec), "render_version": RENDER_VERSION}
     # the settings go first: a rerun of an interrupted set knows what its files are
     atomic_write_text(out / METADATA_FILE, json.dumps({**metadata, _INCOMPLETE: True}) + "\n")
     if workers > 1:
@@ -164,6 +175,8 @@ def make_dataset(
         for job in jobs:
             _write_one(job)
     atomic_write_text(out / "labels.txt", "".join(f"{name}\n" for name in names))
+    if multi_label:
+        atomic_write_text(out / MULTI_LABEL_LIST, _multi_label_list(spec))
     atomic_write_text(out / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
     return out
 
@@ -179,14 +192,48 @@ def is_complete(out: str | Path, **params: object) -> bool:
         stored = json.loads(meta.read_text())
     except (OSError, ValueError):
         return False
-    if stored != json.loads(json.dumps({**asdict(spec), "render_version": RENDER_VERSION})):
+    if stored != json.loads(json.dumps({**_settings(spec), "render_version": RENDER_VERSION})):
         return False
-    names = class_names(spec.classes)
+    if spec.multi_label and not (out / MULTI_LABEL_LIST).is_file():
+        return False
     return all(
-        (out / name / f"{name}_{index:04d}.mp4").is_file()
-        for name in names
+        (out / _video_name(spec, label, index)).is_file()
+        for label in range(spec.classes)
         for index in range(spec.per_class)
     )
+
+
+def _settings(spec: SynthSpec) -> dict[str, Any]:
+    """The spec as stored in ``synth.json`` (``multi_label`` only when set, so single-label
+    datasets keep the settings they were made with)."""
+    settings = asdict(spec)
+    if not spec.multi_label:
+        del settings["multi_label"]
+    return settings
+
+
+def _video_name(spec: SynthSpec, label: int, index: int) -> str:
+    """The video's path inside the dataset folder."""
+    name = class_names(spec.classes)[label]
+    folder = "videos" if spec.multi_label else name
+    return f"{folder}/{name}_{index:04d}.mp4"
+
+
+def second_label(spec: SynthSpec, label: int, index: int) -> int:
+    """The class of a multi-label video's second object (any class, the first's included)."""
+    return int(np.random.default_rng([spec.seed, label, index, 3]).integers(spec.classes))
+
+
+def _multi_label_list(spec: SynthSpec) -> str:
+    """``list.txt`` of a multi-label dataset: ``videos/NAME.mp4 a;b`` per video."""
+    names = class_names(spec.classes)
+    lines = []
+    for label in range(spec.classes):
+        for index in range(spec.per_class):
+            both = sorted({label, second_label(spec, label, index)})
+            labels = ";".join(names[i] for i in both)
+            lines.append(f"{_video_name(spec, label, index)} {labels}\n")
+    return "".join(lines)
 
 
 def check_synth_dir(
@@ -218,7 +265,7 @@ def check_synth_dir(
         return True
     if force or other_settings or stored is None:
         return False
-    if stored != json.loads(json.dumps(asdict(spec))):
+    if stored != json.loads(json.dumps(_settings(spec))):
         raise OutputError(
             f"{option} {out} holds a synthetic dataset made with other settings "
             f"({METADATA_FILE}); choose a new folder, or pass --force to write there anyway"
@@ -260,6 +307,17 @@ def render_video(spec: SynthSpec, label: int, index: int) -> tuple[np.ndarray, f
     scene = _random_scene(
         rng, spec, label, float(times[-1]) * scale, oriented=name.startswith("rotate_")
     )
+    movers = [(scene, motion)]
+    if spec.multi_label:
+        other = class_names(spec.classes)[second_label(spec, label, index)]
+        second = _random_scene(
+            np.random.default_rng([spec.seed, label, index, 4]),
+            spec,
+            label,
+            float(times[-1]) * scale,
+            oriented=other.startswith("rotate_"),
+        )
+        movers.append((second, MOTIONS[other]))
     grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
     video = np.empty((num_frames, height, width, 3), dtype=np.uint8)
     for t in range(num_frames):
@@ -267,18 +325,23 @@ def render_video(spec: SynthSpec, label: int, index: int) -> tuple[np.ndarray, f
         canvas = scene.background.copy()
         for distractor in scene.distractors:
             _paint(canvas, grid_x, grid_y, distractor.at(progress))
-        dx, dy, turn, grow = motion(progress)
-        obj = scene.target
-        pose = _Pose(
-            x=obj.x + dx * scene.travel_x,
-            y=obj.y + dy * scene.travel_y,
-            angle=obj.angle + turn * scene.turn,
-            radius=obj.radius * (1.0 + grow * scene.growth),
-            look=obj.look,
-        )
-        _paint(canvas, grid_x, grid_y, pose)
+        for mover, move in movers:
+            _paint(canvas, grid_x, grid_y, _moved(mover, move(progress)))
         video[t] = canvas
     return video, fps
+
+
+def _moved(scene: _Scene, step: tuple[float, float, float, float]) -> _Pose:
+    """The scene's target object after the motion step ``(dx, dy, turn, grow)``."""
+    dx, dy, turn, grow = step
+    obj = scene.target
+    return _Pose(
+        x=obj.x + dx * scene.travel_x,
+        y=obj.y + dy * scene.travel_y,
+        angle=obj.angle + turn * scene.turn,
+        radius=obj.radius * (1.0 + grow * scene.growth),
+        look=obj.look,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -508,6 +571,5 @@ def _texture(look: _Look, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def _write_one(job: tuple[Path, SynthSpec, int, int]) -> Path:
     out, spec, label, index = job
-    name = class_names(spec.classes)[label]
     frames, fps = render_video(spec, label, index)
-    return write_video(out / name / f"{name}_{index:04d}.mp4", frames, fps=fps, codec="h264")
+    return write_video(out / _video_name(spec, label, index), frames, fps=fps, codec="h264")

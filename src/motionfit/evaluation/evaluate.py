@@ -14,6 +14,9 @@
 - ``per_class.csv``: class, support, predicted, precision, recall, f1;
 - ``mistakes.csv``: video, truth, prediction, confidence, truth_probability (most confident
   mistakes first).
+
+A multi-label run (``data.multi_label``) writes mAP, per-class AP and F1 instead
+(:mod:`motionfit.evaluation.evaluate_multi`).
 """
 
 from __future__ import annotations
@@ -90,8 +93,9 @@ def align_labels(
     for record in records:
         if record.label < 0:
             raise DataError(f"{where}{record.path} has no label; evaluation needs labeled videos")
+        ids = sorted(mapping[label] for label in record.labels)
         out.append(
-            VideoRecord(record.path, mapping[record.label], record.start, record.end, record.group)
+            VideoRecord(record.path, ids[0], record.start, record.end, record.group, tuple(ids[1:]))
         )
     return out
 
@@ -124,6 +128,7 @@ def evaluate_run(
     """
     # imported here: the processes of --devices import this package and need neither
     # (torchmetrics imports transformers: seconds per process)
+    from motionfit.evaluation.evaluate_multi import multi_label_result
     from motionfit.evaluation.metrics import compute_metrics
     from motionfit.evaluation.plots import confusion_figure, save_png
 
@@ -134,6 +139,12 @@ def evaluate_run(
             "; relabel test data with align_labels"
         )
     cfg = run.config
+    several = next((r for r in records if r.more_labels), None)
+    if several is not None and not cfg.data.multi_label:
+        raise DataError(
+            f"{several.path}: has several labels, but the run is single-label "
+            "(config key 'data.multi_label')"
+        )
     clips = cfg.eval.clips if clips is None else clips
     crops = cfg.eval.crops if crops is None else crops
     diagnose = cfg.eval.diagnose if diagnose is None else diagnose
@@ -152,15 +163,9 @@ def evaluate_run(
     if not predictions.records:
         first = predictions.failed[0][1] if predictions.failed else "no videos"
         raise DataError(f"none of the {len(records)} videos could be read (first: {first})")
-    metrics = compute_metrics(
-        predictions.video_probs,
-        predictions.view_probs,
-        predictions.targets,
-        run.labels.names,
-    )
     out = Path(out_dir) if out_dir is not None else eval_dir(run.paths)
     out.mkdir(parents=True, exist_ok=True)
-    result = metrics.to_dict() | {
+    info = {
         "run": str(run.paths.root),
         "weights": str(run.weights),
         "model": cfg.model.name,
@@ -170,6 +175,15 @@ def evaluate_run(
         "eval_mode": cfg.eval.mode,
         "unreadable": [{"video": str(r.path), "reason": why} for r, why in predictions.failed],
     }
+    if cfg.data.multi_label:
+        return multi_label_result(run, predictions, out, info)
+    metrics = compute_metrics(
+        predictions.video_probs,
+        predictions.view_probs,
+        predictions.targets,
+        run.labels.names,
+    )
+    result = metrics.to_dict() | info
     if predictions.diagnostic_probs:
         diagnostics = diagnostic_scores(
             predictions.video_probs, predictions.diagnostic_probs, predictions.targets

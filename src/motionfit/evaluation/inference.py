@@ -1,4 +1,5 @@
-"""Multi-view inference: the run's eval pipeline over a list of videos, softmax averaged per video.
+"""Multi-view inference: the run's eval pipeline over a list of videos, softmax averaged per video
+(per-class sigmoids for a multi-label run).
 
 Shared by ``evaluate`` (labeled test sets) and ``predict`` (unlabeled files and windows). Each
 video gives ``views = clips x crops`` clips (the dataset's eval mode); the model scores every
@@ -176,8 +177,9 @@ def _score_shard(
     model.eval().to(device)
 
     def video_probs(video: torch.Tensor) -> torch.Tensor:
-        logits = model(normalize(video.flatten(0, 1)))
-        return logits.float().softmax(dim=-1).view(*video.shape[:2], -1).cpu()
+        logits = model(normalize(video.flatten(0, 1))).float()
+        scores = logits.sigmoid() if config.data.multi_label else logits.softmax(dim=-1)
+        return scores.view(*video.shape[:2], -1).cpu()
 
     for batch in loader:
         probs, diagnostic = None, {}

@@ -22,6 +22,10 @@ ACCURACY_LINES = (
     ("clean_train_acc", "clean train", "--"),
     ("val_top1", "validation", "-"),
 )
+MAP_LINES = (  # a multi-label run's: mean average precision (macro)
+    ("clean_train_map", "clean train", "--"),
+    ("val_map", "validation", "-"),
+)
 
 
 def confusion_figure(
@@ -88,32 +92,41 @@ def confusion_figure(
 
 def learning_curves_figure(history: Mapping[str, Sequence[float]], title: str = "") -> Figure:
     """Accuracy (train, clean-train, validation; the overfitting gap shaded) and loss per epoch
-    from a run's ``metrics.csv`` columns; only the loss when there are no accuracy columns (a
-    pretraining run)."""
+    from a run's ``metrics.csv`` columns (mAP instead of accuracy for a multi-label run); only
+    the loss when there are no accuracy columns (a pretraining run)."""
     epochs = np.asarray(history["epoch"], dtype=float)
-    if not any(column in history for column, _, _ in ACCURACY_LINES):
+    lines, ylabel = (MAP_LINES, "mAP") if "val_map" in history else (ACCURACY_LINES, "accuracy")
+    if not any(column in history for column, _, _ in lines):
         fig = Figure(figsize=(4.5, 3.4), dpi=100, layout="constrained")
         _loss_panel(fig.subplots(), epochs, history)
     else:
         fig = Figure(figsize=(9.0, 3.4), dpi=100, layout="constrained")
         acc_ax, loss_ax = fig.subplots(1, 2)
-        _accuracy_panel(acc_ax, epochs, history)
+        _score_panel(acc_ax, epochs, history, lines, ylabel)
         _loss_panel(loss_ax, epochs, history)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
 
 
-def _accuracy_panel(ax: Axes, epochs: np.ndarray, history: Mapping[str, Sequence[float]]) -> None:
-    for column, label, style in ACCURACY_LINES:
+def _score_panel(
+    ax: Axes,
+    epochs: np.ndarray,
+    history: Mapping[str, Sequence[float]],
+    lines: Sequence[tuple[str, str, str]],
+    ylabel: str,
+) -> None:
+    """The score curves of ``lines``; the gap between the last two (clean train, validation)
+    shaded."""
+    for column, label, style in lines:
         values = _column(history, column)
         if np.isfinite(values).any():
             ax.plot(epochs, values, style, marker="o", markersize=3, label=label)
-    clean, val = _column(history, "clean_train_acc"), _column(history, "val_top1")
+    clean, val = _column(history, lines[-2][0]), _column(history, lines[-1][0])
     both = np.isfinite(clean) & np.isfinite(val)
     if both.any():
         ax.fill_between(epochs, val, clean, where=both, color="tab:red", alpha=0.15, label="gap")
-    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0.0, 1.02))
+    ax.set(xlabel="epoch", ylabel=ylabel, ylim=(0.0, 1.02))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _legend(ax)
 

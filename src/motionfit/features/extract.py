@@ -113,6 +113,8 @@ def extract_features(
         raise ConfigError(f"--views must be >= 1 and --dtype one of {', '.join(DTYPES)}")
     if config.data.repeated_augmentation != 1:
         raise ConfigError("config key 'data.repeated_augmentation': features need 1")
+    if config.data.multi_label:
+        raise ConfigError("config key 'data.multi_label': feature caches hold one label per clip")
     check_eval_memory(config, batch=1)
     out = Path(out)
     checked = [*data_inputs(config), weights, *(inputs or [])]

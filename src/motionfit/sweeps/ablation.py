@@ -64,6 +64,7 @@ from motionfit.models.data_config import resolve_model_defaults
 from motionfit.report import summarize_run
 from motionfit.run import RunPaths
 from motionfit.stopping import StopRequest
+from motionfit.train.multi_label import refuse_multi_label
 
 LS_MIXUP = (
     "augment.enabled=true",
@@ -262,6 +263,7 @@ def run_ablation(
     ``RUN/eval_shift`` (column ``shift_top1``)."""
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    refuse_multi_label(base, "ablate")
     out = Path(out)
     base = base.model_copy(update={"eval": base.eval.model_copy(update={"diagnose": True})})
     plan = [

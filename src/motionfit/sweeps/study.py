@@ -49,6 +49,7 @@ from motionfit.sweeps.leaderboard import (
     write_leaderboard,
 )
 from motionfit.sweeps.space import SearchSpace, apply_params, check_space
+from motionfit.train.multi_label import refuse_multi_label
 
 MAX_CONSECUTIVE_FAILURES = 3
 HEARTBEAT_SECONDS = 60
@@ -111,6 +112,7 @@ def run_sweep(
     """
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
+    refuse_multi_label(base, "sweep")
     if base.output.save_top_k < 1:
         raise ConfigError("a sweep needs output.save_top_k >= 1 (the best score of each trial)")
     check_space(space, base)

@@ -36,6 +36,7 @@ from motionfit.train.balance import (
     warn_if_imbalanced,
     write_class_balance,
 )
+from motionfit.train.multi_label import label_counts, positive_weights
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self: Python 3.11+
@@ -255,8 +256,14 @@ class VideoDataModule(RunDataModule):
 
     @classmethod
     def _check_split(cls, config: Config, split: TrainingSplit) -> None:
-        """A DataError for a split that cannot train: no validation videos, one class."""
+        """A DataError for a split that cannot train: no validation videos, one class, clips
+        with several labels in a single-label run."""
         source = config.data.source
+        if not config.data.multi_label and any(r.more_labels for r in split.train + split.val):
+            raise DataError(
+                f"{source}: some clips have several labels; set config key 'data.multi_label' "
+                "to true (motionfit train does so itself)"
+            )
         if not split.val:
             raise DataError(f"{source}: too few videos to hold out a validation split")
         if len(split.labels) < 2:
@@ -349,6 +356,8 @@ class VideoDataModule(RunDataModule):
             "max_bad_fraction": cfg.data.max_bad_fraction,
             "bad_file_log": self.run.bad_files,
             "class_names": self.labels.names if self.labels is not None else (),
+            "multi_label": cfg.data.multi_label,
+            "num_classes": len(self.labels) if self.labels is not None else 0,
         }
 
     def clean_train_subset(self) -> list[VideoRecord]:
@@ -365,13 +374,18 @@ class VideoDataModule(RunDataModule):
         return per_rank // self.config.train.batch_size
 
     def class_counts(self) -> torch.Tensor:
-        """Training videos per class."""
+        """Training videos per class (multi-label: every label of a clip counts)."""
         labels = self.prepare_records()
+        if self.config.data.multi_label:
+            return label_counts([r.labels for r in self.train_records], len(labels))
         return class_counts([r.label for r in self.train_records], len(labels))
 
     def loss_weights(self) -> torch.Tensor | None:
-        """The cross-entropy class weights of ``train.class_weights`` (None = unweighted)."""
+        """The cross-entropy class weights of ``train.class_weights`` (None = unweighted);
+        multi-label: BCE's ``pos_weight`` (``balanced``: negatives / positives per class)."""
         spec = self.config.train.class_weights
+        if self.config.data.multi_label and spec == "balanced":
+            return positive_weights(self.class_counts(), len(self.train_records))
         return resolve_class_weights(spec, self.prepare_records().names, self.class_counts())
 
     def train_dataloader(self) -> ResumableLoader:

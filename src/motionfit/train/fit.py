@@ -2,13 +2,15 @@
 
 Configures the run template (:mod:`motionfit.train.runner`) with labeled data, a classifier
 and the supervised task; then scores the validation videos the way ``evaluate`` does (when
-validation was cheaper) and the test set.
+validation was cheaper) and the test set. A multi-label run (:mod:`motionfit.train.multi_label`)
+first chooses its per-class thresholds on the validation videos (``RUN_DIR/thresholds.json``).
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -27,6 +29,7 @@ from motionfit.run import RunPaths
 from motionfit.train.callbacks import CLASSIFICATION_METRICS
 from motionfit.train.datamodule import VideoDataModule
 from motionfit.train.loggers import log_final_metrics
+from motionfit.train.multi_label import MULTI_LABEL_METRICS, resolve_multi_label
 from motionfit.train.runner import RunData, RunTemplate, best_score, run_template
 from motionfit.train.speed import apply_speed_switches
 from motionfit.train.task import VideoClassificationTask
@@ -81,7 +84,9 @@ def train(
     callback).
     """
     config = resolve_model_defaults(config)  # the model's normalization and debiasing
-    template = SupervisedRun(init_from)
+    config = resolve_multi_label(config)
+    run_kind = MultiLabelRun if config.data.multi_label else SupervisedRun
+    template = run_kind(init_from)
     done = run_template(
         template, config, out, resume=resume, force=force, progress=progress, callbacks=callbacks
     )
@@ -91,6 +96,8 @@ def train(
         )
     test_metrics = None
     if done.trainer.is_global_zero and done.best is not None:
+        if done.config.data.multi_label:
+            choose_thresholds_on_validation(done.run, done.config)
         if done.config.eval.validation_is_cheaper():
             score_validation_as_evaluate(done.run, done.config, echo=progress)
         if done.config.data.test:
@@ -142,20 +149,66 @@ class SupervisedRun(RunTemplate):
             merge_lora_file(self.adapted.lora, run.model)
 
 
+class MultiLabelRun(SupervisedRun):
+    """``motionfit train`` on multi-label data: the same run, with mAP columns in
+    ``metrics.csv`` (``val_map`` is the default monitor, ``val/map``)."""
+
+    metrics = MULTI_LABEL_METRICS
+
+
+def validation_source(run: RunPaths, config: Config) -> str:
+    """The run's validation videos: ``data.val``, or the split it saved."""
+    return config.data.val or str(run.split_dir / "val.txt")
+
+
+def choose_thresholds_on_validation(run: RunPaths, config: Config) -> list[float]:
+    """Score the run's validation videos with its best weights (``eval.clips`` x
+    ``eval.crops``) and save the F1-maximizing threshold of every class in
+    ``RUN_DIR/thresholds.json``; returns them."""
+    from motionfit.data.records import read_records
+    from motionfit.evaluation.evaluate import align_labels
+    from motionfit.evaluation.evaluate_multi import fit_thresholds
+    from motionfit.evaluation.inference import load_run_model, predict_views
+    from motionfit.run import load_run
+
+    loaded = load_run(run.root)
+    source = validation_source(run, config)
+    data = loaded.config.data
+    records, data_labels = read_records(source, data.format, data.video_root)
+    records = align_labels(records, data_labels, loaded.labels, source)
+    cfg = loaded.config
+    predictions = predict_views(
+        loaded.model,
+        cfg,
+        records,
+        clips=cfg.eval.clips,
+        crops=cfg.eval.crops,
+        batch_size=cfg.eval.batch_size,
+        num_workers=cfg.data.num_workers,
+        model_source=partial(load_run_model, loaded.weights),
+    )
+    return fit_thresholds(loaded, predictions, source)
+
+
 def score_validation_as_evaluate(run: RunPaths, config: Config, echo: bool = True) -> dict:
     """Score the validation videos with the best weights the way ``evaluate`` does (all of
     ``eval.clips`` x ``eval.crops``) into ``RUN_DIR/eval_val/metrics.json``, and say how that
     differs from the cheaper validation that picked the checkpoint; returns the metrics."""
     from motionfit.evaluation.evaluate import val_eval_dir
 
-    source = config.data.val or str(run.split_dir / "val.txt")
+    source = validation_source(run, config)
     metrics = evaluate_test_set(run, source, out_dir=val_eval_dir(run))
     if echo:
         clips, crops = config.eval.validation_views()
+        score = (
+            f"{metrics['map_macro']:.1%} mAP"
+            if config.data.multi_label
+            else f"{metrics['top1']:.1%} top-1"
+        )
         Console(stderr=True).print(
             f"validation scored {clips} clip(s) x {crops} crop(s) per video; evaluate scores "
             f"{config.eval.clips} x {config.eval.crops}: the best checkpoint gets "
-            f"{metrics['top1']:.1%} top-1 on the validation videos that way "
+            f"{score} on the validation videos that way "
             f"({val_eval_dir(run) / 'metrics.json'})",
             markup=False,
             highlight=False,

@@ -24,7 +24,9 @@ from motionfit.config import Config
 from motionfit.data.augment import BatchAugmentation, BatchState, build_stage
 from motionfit.data.transforms import VideoNormalize
 from motionfit.errors import RunError
+from motionfit.evaluation.multi_label import MeanAveragePrecision
 from motionfit.models.base import VideoClassifier
+from motionfit.train.multi_label import multi_label_loss, probability_bce
 from motionfit.train.optim import LayeredModel, build_optimizer, scaled_lr
 from motionfit.train.schedule import build_scheduler
 
@@ -75,7 +77,9 @@ class SteppedVideoTask(L.LightningModule):
     def on_train_batch_end(self, outputs: object, batch: dict, batch_idx: int) -> None:
         """Log the throughput and the LR."""
         elapsed = time.perf_counter() - self._step_started
-        clips = batch["label"].numel() * self.trainer.world_size
+        video = batch["video"]
+        clips = video.shape[0] * (video.shape[1] if video.ndim == 6 else 1)
+        clips *= self.trainer.world_size
         self.log("clips/s", clips / max(elapsed, 1e-9), on_step=True, prog_bar=True, logger=False)
         peak_lr = max(group["lr"] for group in self.trainer.optimizers[0].param_groups)
         self.log("lr", peak_lr, on_step=True, logger=True)
@@ -138,6 +142,10 @@ class VideoClassificationTask(SteppedVideoTask):
     augmentations the config turns on (:mod:`motionfit.data.augment`: debiasing, then
     video-level MixUp/CutMix, with soft targets) -> model -> cross-entropy with label smoothing
     on the soft targets. ``class_names`` (label order) serve augmentations with label maps.
+    With ``data.multi_label`` the targets are multi-hot, the loss the smoothed sigmoid BCE
+    (:mod:`motionfit.train.multi_label`), and validation reports mAP (``val/map`` macro,
+    ``val/map_micro``, ``clean_train/map``) instead of accuracy; training accuracy is not
+    logged (a multi-hot, mixed target has no single right answer).
     Every random choice of a step (mixing, dropout, drop path) is seeded from ``(seed, global
     step, rank)``, so a resumed run repeats an uninterrupted one exactly.
     """
@@ -154,10 +162,16 @@ class VideoClassificationTask(SteppedVideoTask):
         stage = build_stage(config.augment, "batch", tuple(class_names))
         self.batch_augments = [step for step in stage if isinstance(step, BatchAugmentation)]
         self.register_buffer("class_weight", None, persistent=False)  # set in setup()
-        top_k = min(5, num_classes)
+        self.multi_label = config.data.multi_label
         self.train_loss = persistent_metric(MeanMetric())
-        self.train_acc = persistent_metric(MulticlassAccuracy(num_classes, average="micro"))
         self.val_loss = MeanMetric()
+        if self.multi_label:
+            self.val_map = MeanAveragePrecision("macro")
+            self.val_map_micro = MeanAveragePrecision("micro")
+            self.clean_map = MeanAveragePrecision("macro")
+            return
+        top_k = min(5, num_classes)
+        self.train_acc = persistent_metric(MulticlassAccuracy(num_classes, average="micro"))
         self.val_top1 = MulticlassAccuracy(num_classes, average="micro")
         self.val_top5 = MulticlassAccuracy(num_classes, top_k=top_k, average="micro")
         self.clean_top1 = MulticlassAccuracy(num_classes, average="micro")
@@ -176,9 +190,10 @@ class VideoClassificationTask(SteppedVideoTask):
         loss, logits, targets = self.compute_loss(batch, generator)
         self._stop_if_diverged(loss)
         self.train_loss(loss.detach())
-        self.train_acc(logits.detach(), targets.argmax(dim=1))
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        if not self.multi_label:
+            self.train_acc(logits.detach(), targets.argmax(dim=1))
+            self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
         self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False, logger=True)
         return loss
 
@@ -188,10 +203,14 @@ class VideoClassificationTask(SteppedVideoTask):
         """Normalize, mix (soft targets), classify, and take the label-smoothed cross-entropy.
 
         Returns ``(loss, logits, targets)``; ``targets`` are the mixed soft targets before
-        smoothing (their argmax is the dominant label, used for training accuracy).
+        smoothing (their argmax is the dominant label, used for training accuracy). Multi-label
+        batches carry multi-hot float targets ``[B, K]`` already.
         """
         video, labels = flatten_repeats(batch["video"], batch["label"])
-        targets = F.one_hot(labels.long(), self.num_classes).to(torch.float32)
+        if self.multi_label:
+            targets = labels.to(torch.float32)
+        else:
+            targets = F.one_hot(labels.long(), self.num_classes).to(torch.float32)
         state = BatchState(self.normalize(video), targets, self._clip_keys(batch), generator)
         for step in self.batch_augments:
             state = step(state)
@@ -201,7 +220,11 @@ class VideoClassificationTask(SteppedVideoTask):
 
     def classification_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of ``logits`` against soft ``targets``, with the class weights and
-        ``train.label_smoothing``."""
+        ``train.label_smoothing`` (multi-label: the sigmoid BCE, the weights as ``pos_weight``)."""
+        if self.multi_label:
+            return multi_label_loss(
+                logits, targets, self.config.train.label_smoothing, self.class_weight
+            )
         return F.cross_entropy(
             logits,
             targets,
@@ -227,7 +250,9 @@ class VideoClassificationTask(SteppedVideoTask):
             return
         probs = self.video_probabilities(batch["video"])
         labels = batch["label"]
-        if dataloader_idx == VAL:
+        if self.multi_label:
+            self._validate_multi_label(probs, labels.long(), dataloader_idx)
+        elif dataloader_idx == VAL:
             self.val_loss(F.nll_loss(probs.clamp_min(1e-8).log(), labels))
             self.val_top1(probs, labels)
             self.val_top5(probs, labels)
@@ -238,11 +263,28 @@ class VideoClassificationTask(SteppedVideoTask):
             self.clean_top1(probs, labels)
             self.log("clean_train/top1", self.clean_top1, add_dataloader_idx=False)
 
+    def _validate_multi_label(
+        self, probs: torch.Tensor, targets: torch.Tensor, dataloader_idx: int
+    ) -> None:
+        """Multi-label validation: BCE of the averaged sigmoids, mAP macro and micro."""
+        if dataloader_idx == VAL:
+            self.val_loss(probability_bce(probs, targets))
+            self.val_map(probs, targets)
+            self.val_map_micro(probs, targets)
+            self.log("val/loss", self.val_loss, add_dataloader_idx=False, prog_bar=True)
+            self.log("val/map", self.val_map, add_dataloader_idx=False, prog_bar=True)
+            self.log("val/map_micro", self.val_map_micro, add_dataloader_idx=False)
+        else:
+            self.clean_map(probs, targets)
+            self.log("clean_train/map", self.clean_map, add_dataloader_idx=False)
+
     def video_probabilities(self, video: torch.Tensor) -> torch.Tensor:
-        """uint8 ``[B, V, C, T, H, W]`` views -> class probabilities ``[B, K]`` (mean over V)."""
+        """uint8 ``[B, V, C, T, H, W]`` views -> class probabilities ``[B, K]`` (mean over V;
+        per-class sigmoids for a multi-label run, else the softmax)."""
         batch, views = video.shape[:2]
         logits = self.model(self.normalize(video.flatten(0, 1)))
-        return logits.softmax(dim=-1).view(batch, views, -1).mean(dim=1)
+        scores = logits.sigmoid() if self.multi_label else logits.softmax(dim=-1)
+        return scores.view(batch, views, -1).mean(dim=1)
 
 
 def derived_seed(*entropy: int) -> int:
@@ -257,7 +299,8 @@ def persistent_metric(metric: MetricT) -> MetricT:
 
 
 def flatten_repeats(video: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Repeated augmentation: ``[B, R, C, T, H, W]`` / ``[B, R]`` -> ``[B*R, ...]`` / ``[B*R]``."""
+    """Repeated augmentation: ``[B, R, C, T, H, W]`` / ``[B, R]`` (multi-label ``[B, R, K]``)
+    -> ``[B*R, ...]`` / ``[B*R]`` (``[B*R, K]``)."""
     if video.ndim == 6:
-        return video.flatten(0, 1), labels.flatten()
+        return video.flatten(0, 1), labels.flatten(0, 1)
     return video, labels

@@ -3,12 +3,17 @@
 One ``path label [start end]`` per line, separated by spaces, tabs or commas (paths containing
 spaces need tabs or commas); ``label`` is a class name or an integer id; a line with only a path
 is unlabeled (-1). Or a CSV whose header names the columns: path (``path``, ``video``,
-``filename``, ``id``, ...), label (``label``, ``class``, ...), optional ``start``/``end``
-seconds and ``group``. A path without a video suffix gets the first existing one
+``filename``, ``id``, ...), label (``label``, ``labels``, ``class``, ...), optional
+``start``/``end`` seconds and ``group``. A path without a video suffix gets the first existing one
 (``<id>.webm``); Kinetics CSVs (``youtube_id``, ``time_start``, ``time_end``) name trimmed clips
 ``<youtube_id>_<start:06d>_<end:06d>.<ext>`` looked up in ``<root>/<label>/`` then ``<root>/``.
 A ``labels.txt`` beside the list fixes the class order when ``labels`` is not given. ``#``
 starts a comment line.
+
+Multi-label clips: the label field names several classes separated by ``;`` or ``|`` (never a
+comma, which separates fields): ``videos/a.mp4 walk;talk`` in a plain list, ``walk;talk`` in a
+CSV's label column. Such a list is multi-label (``data.multi_label`` is inferred); ``labels``
+then holds every class of the clip and ``label`` the smallest id.
 """
 
 from __future__ import annotations
@@ -37,7 +42,16 @@ from motionfit.errors import DataError
 # Header names accepted in CSV list files (lower-cased), per column.
 _PATH_COLUMNS = ("path", "video", "video_path", "filename", "file", "file_name", "clip")
 _ID_COLUMNS = ("video_id", "id", "name")  # Something-Something style: <id>.<ext>
-_LABEL_COLUMNS = ("label", "class", "class_name", "category", "action", "label_id", "class_id")
+_LABEL_COLUMNS = (
+    "label",
+    "labels",
+    "class",
+    "class_name",
+    "category",
+    "action",
+    "label_id",
+    "class_id",
+)
 _START_COLUMNS = ("start", "start_time", "start_sec", "t_start", "segment_start")
 _END_COLUMNS = ("end", "end_time", "end_sec", "t_end", "segment_end")
 _GROUP_COLUMNS = ("group", "group_id", "subject")
