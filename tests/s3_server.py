@@ -28,7 +28,8 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """moto's S3 server in a thread; yields its endpoint URL."""
+    """moto's S3 server in a thread (moto[s3] with flask, not the heavy [server] extra);
+    yields its endpoint URL."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
